@@ -1,0 +1,96 @@
+"""The one shim every stage script ends with: run `main(stage)` from Snakemake's `snakemake` object or from the CLI.
+
+Under Snakemake (`script:` directive) inputs, outputs, params and log come from the injected `snakemake` object.
+From the command line (how dvc.yaml runs a stage, and how you debug one):
+
+    python scripts/clean.py --input records=data/ingested/records.jsonl --output clean=data/clean/records.jsonl \
+        --output report=reports/clean.json --keys clean,languages
+
+After `main` returns, the shim writes the `perf` output (wall time, peak memory, plus whatever the stage
+put in `stage.perf`): timings live only there, never inside cached artifacts.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import resource
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from dragoman import io
+from dragoman import params as P
+
+log = logging.getLogger("dragoman")
+
+
+@dataclass
+class Stage:
+    name: str
+    input: dict[str, str]
+    output: dict[str, str]
+    params: P.StageParams
+    threads: int = 1
+    log_path: str | None = None
+    perf: dict[str, Any] = field(default_factory=dict)
+
+
+def _setup_logging(log_path: str | None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_path:
+        os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
+                        handlers=handlers, force=True)
+
+
+def _pairs(items: list[str] | None, flag: str) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise SystemExit(f"{flag} expects NAME=PATH, got '{item}'")
+        out[name] = path
+    return out
+
+
+def from_snakemake(smk: Any, name: str) -> Stage:
+    values = dict(smk.params.p) if hasattr(smk.params, "p") else {}
+    log_path = smk.log[0] if len(smk.log) else None
+    return Stage(name=name, input=dict(smk.input.items()), output=dict(smk.output.items()),
+                 params=P.StageParams(name, values), threads=smk.threads, log_path=log_path)
+
+
+def from_cli(argv: list[str] | None, name: str, doc: str | None) -> Stage:
+    ap = argparse.ArgumentParser(prog=f"scripts/{name}.py", description=doc,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--input", action="append", metavar="NAME=PATH", help="a named input (repeatable)")
+    ap.add_argument("--output", action="append", metavar="NAME=PATH", help="a named output (repeatable)")
+    ap.add_argument("--keys", default="", help="comma-separated params keys this stage reads")
+    ap.add_argument("--params", default="params.yaml", help="params file (validated against the schema)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--log", default=None, help="also write the log here")
+    a = ap.parse_args(argv)
+    keys = [k for k in a.keys.split(",") if k]
+    values = P.select(P.load(a.params), keys)
+    return Stage(name=name, input=_pairs(a.input, "--input"), output=_pairs(a.output, "--output"),
+                 params=P.StageParams(name, values), threads=a.threads, log_path=a.log)
+
+
+def run(main: Callable[[Stage], None], script_globals: dict, argv: list[str] | None = None) -> None:
+    """Entry point: `stage.run(main, globals())` at the bottom of each script."""
+    name = os.path.splitext(os.path.basename(script_globals.get("__file__", "stage")))[0]
+    smk = script_globals.get("snakemake")
+    st = from_snakemake(smk, smk.rule) if smk is not None else from_cli(argv, name, script_globals.get("__doc__"))
+    _setup_logging(st.log_path)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    t0 = time.perf_counter()
+    main(st)
+    perf = {"stage": st.name, "wall_s": round(time.perf_counter() - t0, 3),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "threads": st.threads, **st.perf}
+    if "perf" in st.output:
+        io.write_json(st.output["perf"], perf)
+    log.info("%s done in %.1f s, peak RSS %.0f MB", st.name, perf["wall_s"], perf["peak_rss_mb"])
