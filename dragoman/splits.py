@@ -50,11 +50,12 @@ def _ngrams(words: list[str], n: int) -> set[tuple[str, ...]]:
 class Contamination:
     """Index of dev/test items: short ones by exact match key, long ones by word n-grams.
 
-    `hit(texts)` names the eval source a training record overlaps, or None.
+    `hit(texts)` names the eval source a training record overlaps, or None. A long field overlaps when more
+    than `min_overlap` of its n-grams occur in eval items (0.0: any single shared n-gram).
     """
 
-    def __init__(self, ngram: int, short_words: int):
-        self.n, self.short = ngram, short_words
+    def __init__(self, ngram: int, short_words: int, min_overlap: float = 0.0):
+        self.n, self.short, self.min_overlap = ngram, short_words, min_overlap
         self.exact: dict[str, str] = {}
         self.grams: dict[tuple[str, ...], str] = {}
 
@@ -77,7 +78,10 @@ class Contamination:
                 return self.exact[key]
             words = key.split()
             if len(words) >= self.n and self.grams:
-                for g in _ngrams(words, self.n):
-                    if g in self.grams:
-                        return self.grams[g]
+                grams = _ngrams(words, self.n)
+                hits = [self.grams[g] for g in grams if g in self.grams]
+                # formulaic text (a hadith's chain of narrators) shares a few n-grams with everything:
+                # min_overlap > 0 asks for a share of the record's n-grams, not just one
+                if hits and len(hits) / len(grams) > self.min_overlap:
+                    return min(hits)
         return None
