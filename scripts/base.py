@@ -8,7 +8,6 @@ Debug:   python scripts/base.py --output model=/tmp/base --keys base
 Every later stage loads the base from this folder, so a real-scale run only changes `base.model`
 (e.g. Qwen/Qwen2-1.5B) and nothing downstream needs to know where it came from.
 """
-from __future__ import annotations
 
 import logging
 import sys

@@ -12,7 +12,6 @@ Order of checks (the first failing one names the drop reason): too_short/too_lon
 length_ratio, script:<field>, langid:<field>, then dup_exact and dup_near against records kept earlier.
 Records of official dev/test splits are deduplicated first, so a training copy of a test item is the one dropped.
 """
-from __future__ import annotations
 
 import logging
 import sys

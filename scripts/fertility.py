@@ -11,7 +11,6 @@ Tibetan), tokens/character, and the share of tokens that are not whole character
 decode alone to U+FFFD). Each `fertility.variants` entry re-measures the target text after normalization ops
 (e.g. Arabic without diacritics). SmolLM2's tokenizer: ~4 tokens/word on vowelled Arabic, ~1.2 on English.
 """
-from __future__ import annotations
 
 import logging
 import sys

@@ -7,7 +7,6 @@ Params:  sources, ingest
 Debug:   python scripts/ingest.py --output records=/tmp/records.jsonl --output report=/tmp/ingest.json \
              --keys sources,ingest
 """
-from __future__ import annotations
 
 import logging
 import sys

@@ -13,7 +13,6 @@ A source with `split:` keeps its official split; others are hashed by (seed, sou
 source's `fractions` or the default ones. No training record may contain a dev/test item: short items are
 matched exactly after normalization, long ones by word n-gram overlap (`splits.decontam`).
 """
-from __future__ import annotations
 
 import logging
 import sys

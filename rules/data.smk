@@ -1,0 +1,70 @@
+rule ingest:
+    input:
+        raw=source_inputs(),
+        code=code("scripts/ingest.py"),
+    output:
+        records="data/ingested/records.jsonl",
+        report="reports/ingest.json",
+        perf="reports/ingest.perf.json",
+    params:
+        p=params_for("sources", "ingest"),
+    log:
+        "logs/ingest.log",
+    threads: 1
+    script:
+        "../scripts/ingest.py"
+
+
+rule clean:
+    input:
+        records="data/ingested/records.jsonl",
+        code=code("scripts/clean.py"),
+    output:
+        clean="data/clean/records.jsonl",
+        dropped="data/clean/dropped.jsonl",
+        report="reports/clean.json",
+        perf="reports/clean.perf.json",
+    params:
+        p=params_for("clean", "languages"),
+    log:
+        "logs/clean.log",
+    threads: 1
+    script:
+        "../scripts/clean.py"
+
+
+rule splits:
+    input:
+        clean="data/clean/records.jsonl",
+        code=code("scripts/splits.py"),
+    output:
+        train="data/splits/train.jsonl",
+        dev="data/splits/dev.jsonl",
+        test="data/splits/test.jsonl",
+        dropped="data/splits/dropped.jsonl",
+        report="reports/splits.json",
+        perf="reports/splits.perf.json",
+    params:
+        p=params_for("splits", "sources"),
+    log:
+        "logs/splits.log",
+    threads: 1
+    script:
+        "../scripts/splits.py"
+
+
+rule fertility:
+    input:
+        model="models/base",
+        dev="data/splits/dev.jsonl",
+        code=code("scripts/fertility.py"),
+    output:
+        report="reports/fertility.json",
+        perf="reports/fertility.perf.json",
+    params:
+        p=params_for("fertility", "languages"),
+    log:
+        "logs/fertility.log",
+    threads: 1
+    script:
+        "../scripts/fertility.py"
