@@ -12,7 +12,8 @@ validate(config, "params.yaml")
 
 def params_for(*keys):
     """{dotted key: value}: the params a rule's script reads. Snakemake reruns the rule when they change,
-    the dvc.yaml generator lists exactly these keys, and the script can read nothing else."""
+    the dvc.yaml generator lists exactly these keys, and the script can read nothing else.
+    """
     return select(config, keys)
 
 

@@ -6,11 +6,13 @@ rule ingest:
         records="data/ingested/records.jsonl",
         report="reports/ingest.json",
         perf="reports/ingest.perf.json",
-    params:
-        p=params_for("sources", "ingest"),
     log:
         "logs/ingest.log",
+    conda:
+        "../envs/dragoman.yaml"
     threads: 1
+    params:
+        p=params_for("sources", "ingest"),
     script:
         "../scripts/ingest.py"
 
@@ -24,11 +26,13 @@ rule clean:
         dropped="data/clean/dropped.jsonl",
         report="reports/clean.json",
         perf="reports/clean.perf.json",
-    params:
-        p=params_for("clean", "languages"),
     log:
         "logs/clean.log",
+    conda:
+        "../envs/dragoman.yaml"
     threads: 1
+    params:
+        p=params_for("clean", "languages"),
     script:
         "../scripts/clean.py"
 
@@ -44,11 +48,13 @@ rule splits:
         dropped="data/splits/dropped.jsonl",
         report="reports/splits.json",
         perf="reports/splits.perf.json",
-    params:
-        p=params_for("splits", "sources"),
     log:
         "logs/splits.log",
+    conda:
+        "../envs/dragoman.yaml"
     threads: 1
+    params:
+        p=params_for("splits", "sources"),
     script:
         "../scripts/splits.py"
 
@@ -61,10 +67,12 @@ rule fertility:
     output:
         report="reports/fertility.json",
         perf="reports/fertility.perf.json",
-    params:
-        p=params_for("fertility", "languages"),
     log:
         "logs/fertility.log",
+    conda:
+        "../envs/dragoman.yaml"
     threads: 1
+    params:
+        p=params_for("fertility", "languages"),
     script:
         "../scripts/fertility.py"

@@ -4,12 +4,14 @@ rule base:
     output:
         model=directory("models/base"),
         perf="reports/base.perf.json",
-    params:
-        p=params_for("base"),
     log:
         "logs/base.log",
+    conda:
+        "../envs/dragoman.yaml"
     threads: 1
     resources:
         mem_mb=4000,
+    params:
+        p=params_for("base"),
     script:
         "../scripts/base.py"
