@@ -18,6 +18,10 @@ def top_languages(text: str, k: int = 3) -> list[tuple[str, float]]:
     return [(r["lang"], float(r["score"])) for r in res]
 
 
-def is_language(text: str, family: list[str], k: int = 3) -> bool:
-    """True if any of the top-k guesses is in `family` (e.g. ar + arz + ... for Arabic and its dialects)."""
-    return any(code in family for code, _ in top_languages(text, k))
+def family_score(text: str, family: list[str], k: int = 3) -> float:
+    """Probability mass the top-k guesses give to `family` (ar + arz + ...: dialects split Arabic's mass)."""
+    return sum(score for code, score in top_languages(text, k) if code in family)
+
+
+def is_language(text: str, family: list[str], k: int = 3, min_score: float = 0.1) -> bool:
+    return family_score(text, family, k) >= min_score

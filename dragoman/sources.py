@@ -153,7 +153,7 @@ def package_files(package: str) -> list[Path]:
 
 # ---------------------------------------------------------------- kinds: row -> record
 def to_record(name: str, src: dict, file: str, line: int | str, row: Any) -> dict:
-    kind, f = src["kind"], src.get("fields", {})
+    kind, f = src["kind"], src.get("fields") or _default_fields(src)
     native = text_of(row, src["id_field"], file, line) if "id_field" in src else str(line).replace("record ", "")
     if src["format"] == "package_json":
         native = f"{Path(file).name.split('.')[0]}:{native}"
@@ -173,6 +173,13 @@ def to_record(name: str, src: dict, file: str, line: int | str, row: Any) -> dic
         rec.update(lang=src["lang"], **_mcq(row, {**MCQ_DEFAULTS, **f}, file, line))
     rec["group"] = _group(rec, src, row, file, line)
     return rec
+
+
+def _default_fields(src: dict) -> dict:
+    """Moses files are named by language: {lang: lang} for every file but the doc ids."""
+    if src["format"] == "moses":
+        return {k: k for k in src["files"] if k != "doc"}
+    return {}
 
 
 def _messages(row: Any, f: dict, file: str, line: int | str) -> list[dict]:

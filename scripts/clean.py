@@ -83,7 +83,7 @@ def drop_reason(rec: dict, cfg: Any, langs: dict) -> str | None:
     if lid["enabled"]:
         for name, lang, text in fields:
             if len(text) >= lid["min_chars"] and not langid.is_language(
-                    text, langs["families"].get(lang, [lang]), lid["top_k"]):
+                    text, langs["families"].get(lang, [lang]), lid["top_k"], lid["min_score"]):
                 return f"langid:{name}"
     return None
 
