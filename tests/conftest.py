@@ -71,3 +71,42 @@ def copy_repo(dst: Path) -> Path:
         if d.is_dir():
             shutil.copytree(d, dst / "data" / "raw" / d.name)
     return dst
+
+
+def tiny_params(repo: Path, model: Path) -> None:
+    """The tiny config: the same sources, a few records each, a tiny random base model."""
+    import yaml
+    p = yaml.safe_load((repo / "params.yaml").read_text())
+    p["base"]["model"] = str(model)
+    p["ingest"]["limit"] = 150
+    p["fertility"]["max_records"] = 100
+    p["splits"]["fractions"] = {"dev": 0.1, "test": 0.1}
+    (repo / "params.yaml").write_text(yaml.safe_dump(p, allow_unicode=True, sort_keys=False))
+
+
+def git_init(repo: Path) -> None:
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.email=ci@dragoman", "-c", "user.name=ci", "commit", "-qm", "tiny"]):
+        run(cmd, repo)
+
+
+@pytest.fixture(scope="session")
+def tiny_repo(tmp_path_factory, tiny_model) -> Path:
+    """One end-to-end Snakemake run of the whole DAG on the tiny config, shared by every end-to-end test."""
+    repo = copy_repo(tmp_path_factory.mktemp("e2e") / "repo")
+    tiny_params(repo, tiny_model)
+    run([str(BIN / "python"), "-m", "dragoman.dvcgen"], repo)  # params changed nothing structural: same DAG
+    git_init(repo)
+    run([str(BIN / "snakemake"), "--cores", "2"], repo)
+    return repo
+
+
+def planned_jobs(repo: Path) -> set[str]:
+    """Rules `snakemake -n` would run (from its job-stats table)."""
+    out = run([str(BIN / "snakemake"), "-n", "--quiet", "rules"], repo).stdout
+    jobs = set()
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
+            jobs.add(parts[0])
+    return jobs
