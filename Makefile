@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup data pipeline test lint dvc.yaml clean-scratch
+.PHONY: setup data pipeline test lint dvc.yaml clean-scratch costs
 
 setup: $(STAMP)
 
@@ -40,3 +40,6 @@ dvc.yaml: $(STAMP)
 
 clean-scratch:
 	rm -rf .scratch
+
+costs:
+	$(PY) -m dragoman.costs

@@ -136,7 +136,7 @@ def _hf_rows(src: dict) -> Iterator[Row]:
     import datasets  # heavy: only for hub/local datasets
     ds = datasets.load_dataset(src["dataset"], src.get("dataset_config"), split=src.get("dataset_split", "train"))
     for i, r in enumerate(ds, 1):
-        yield src["dataset"], f"row {i}", r
+        yield src["dataset"], i, r
 
 
 def package_files(package: str) -> list[Path]:

@@ -94,3 +94,12 @@ def test_hadith_package_records():
 def test_missing_file_says_how_to_get_it(tmp_path):
     with pytest.raises(DataError, match="dvc pull"):
         list(rows({"kind": "text", "format": "lines", "path": str(tmp_path / "nope.txt")}))
+
+
+def test_hf_dataset_from_a_local_folder(tmp_path):
+    d = tmp_path / "ds"
+    d.mkdir()
+    (d / "train.jsonl").write_text(json.dumps({"translation": {"ar": "مرحبا", "en": "Hello"}}) + "\n")
+    recs = records("hf", {"kind": "parallel", "format": "hf_dataset", "dataset": str(d), "dataset_split": "train",
+                          "fields": {"ar": "translation.ar", "en": "translation.en"}})
+    assert recs[0]["texts"] == {"ar": "مرحبا", "en": "Hello"} and recs[0]["id"] == "hf:1"
