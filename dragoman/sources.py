@@ -75,7 +75,7 @@ def rows(src: dict) -> Iterator[Row]:
         return
     path = Path(src["path"])
     if not path.exists():
-        raise DataError(path, None, None, "file not found (run `dvc pull data/raw`, or fix the source's `path`)")
+        raise DataError(path, None, None, "file not found (run `make data` or `dvc pull data/raw/*.dvc`, or fix the source's `path`)")
     if fmt == "jsonl":
         for i, line in enumerate(_read_text(path), 1):
             if line.strip():
@@ -122,7 +122,7 @@ def _moses_rows(files: dict[str, str]) -> Iterator[Row]:
     handles = {k: Path(v) for k, v in files.items()}
     for k, p in handles.items():
         if not p.exists():
-            raise DataError(p, None, k, "file not found (run `dvc pull data/raw`)")
+            raise DataError(p, None, k, "file not found (run `make data` or `dvc pull data/raw/*.dvc`)")
     lines = {k: [l.rstrip("\n") for l in _read_text(p)] for k, p in handles.items()}
     counts = {k: len(v) for k, v in lines.items()}
     if len(set(counts.values())) > 1:

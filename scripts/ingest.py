@@ -1,6 +1,6 @@
 """Stage `ingest`: read every source declared in params.yaml into one JSONL record format.
 
-Inputs:  the raw files each source names (data/raw/..., pulled by `dvc pull -R data/raw`) or data packages
+Inputs:  the raw files each source names (data/raw/..., pulled by `dvc pull data/raw/*.dvc`) or data packages
 Outputs: records (data/ingested/records.jsonl, one record per row, sources in params order),
          report (reports/ingest.json: rows read / kept / dropped per source), perf (reports/ingest.perf.json)
 Params:  sources, ingest
