@@ -14,7 +14,7 @@ def _detector():
 
 def top_languages(text: str, k: int = 3) -> list[tuple[str, float]]:
     """The k most likely language codes with scores. Newlines are flattened (fastText reads one line)."""
-    res = _detector().detect(text.replace("\n", " "), model="lite", k=k)
+    res = _detector().detect(text[:MAX_CHARS].replace("\n", " "), model="lite", k=k)
     return [(r["lang"], float(r["score"])) for r in res]
 
 

@@ -37,5 +37,5 @@ def scratch_dir(stage: str, key: str, root: Path = ROOT, keep_others: bool = Fal
             if not keep_others:
                 for p in stale:
                     shutil.rmtree(p)
-        d.mkdir(parents=True)
+        d.mkdir(parents=True, exist_ok=True)  # DDP: every rank computes the same key
     return d

@@ -91,6 +91,6 @@ def run(main: Callable[[Stage], None], script_globals: dict, argv: list[str] | N
     perf = {"stage": st.name, "wall_s": round(time.perf_counter() - t0, 3),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "threads": st.threads, **st.perf}
-    if "perf" in st.output:
+    if "perf" in st.output and int(os.environ.get("RANK", "0")) == 0:  # under DDP only rank 0 writes
         io.write_json(st.output["perf"], perf)
     log.info("%s done in %.1f s, peak RSS %.0f MB", st.name, perf["wall_s"], perf["peak_rss_mb"])

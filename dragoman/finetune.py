@@ -1,0 +1,92 @@
+"""What the training stages share around the loop: model + adapter setup, rows, scratch key, outputs."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dragoman import io
+from dragoman.packing import Row, pad, pack
+from dragoman.scratch import scratch_dir, scratch_key
+
+log = logging.getLogger("dragoman.finetune")
+
+
+def load_model(path: str, quantize_4bit: dict | None = None):
+    """Tokenizer and model from a folder; `quantize_4bit` = bitsandbytes NF4 settings for QLoRA."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(path)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    kw: dict[str, Any] = {"dtype": torch.float32}
+    if quantize_4bit is not None:
+        from transformers import BitsAndBytesConfig
+        kw["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type=quantize_4bit["quant_type"],
+            bnb_4bit_use_double_quant=quantize_4bit["double_quant"],
+            bnb_4bit_compute_dtype=getattr(torch, quantize_4bit["compute_dtype"]))
+        kw["device_map"] = {"": 0} if torch.cuda.is_available() else "cpu"
+    model = AutoModelForCausalLM.from_pretrained(path, **kw)
+    return model, tok
+
+
+def apply_lora(model, lora: dict, kbit: bool = False):
+    """peft LoRA with the params' r / alpha / dropout / target modules (and modules_to_save, e.g. embeddings)."""
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    if kbit:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    cfg = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
+                     target_modules=list(lora["target_modules"]), modules_to_save=list(lora.get("modules_to_save") or []) or None,
+                     task_type="CAUSAL_LM")
+    return get_peft_model(model, cfg)
+
+
+def rows_of(examples: list[tuple[list[int], list[int]]], seq_len: int, pad_id: int, packing: bool) -> list[Row]:
+    return pack(examples, seq_len, pad_id) if packing else pad(examples, seq_len, pad_id)
+
+
+def scratch_for(stage: str, inputs: list[str], params: dict, code: list[str]) -> Path:
+    return scratch_dir(stage, scratch_key(inputs, params, code))
+
+
+def count_params(model) -> dict:
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {"total": total, "trainable": trainable}
+
+
+def save_model(model, tok, out: str, merge: bool) -> None:
+    """A Hugging Face folder: merged full weights (what the next stage loads), plus `adapter/` for LoRA."""
+    with io.atomic_path(out) as tmp:
+        if hasattr(model, "peft_config"):
+            model.save_pretrained(tmp / "adapter")
+            if merge:
+                model = model.merge_and_unload()
+        if merge or not hasattr(model, "peft_config"):
+            model.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+
+
+def write_live(history: list[dict], live_dir: str) -> None:
+    """The loss curves through DVCLive, written once from the (resumable) history, so `dvc plots show` draws them."""
+    from dvclive import Live
+    with io.atomic_path(live_dir) as tmp:
+        with Live(str(tmp), save_dvc_exp=False, dvcyaml=None, report=None) as live:
+            for h in history:
+                live.step = h["step"]
+                for k in ("loss", "lr", "grad_norm", "eval_loss"):
+                    if k in h:
+                        live.log_metric(("eval/" if k == "eval_loss" else "train/") + k, h[k], plot=True)
+
+
+def summary(result: dict) -> dict:
+    h = result["history"]
+    evals = [x for x in h if "eval_loss" in x]
+    train = [x for x in h if "loss" in x]
+    return {"steps": result["steps"], "tokens_seen": result["tokens_seen"], "optimizer": result["optimizer"],
+            "processes": result["processes"], "eval_loss_step0": round(evals[0]["eval_loss"], 5),
+            "eval_loss_final": round(evals[-1]["eval_loss"], 5),
+            "train_loss_first": round(train[0]["loss"], 5) if train else None,
+            "train_loss_final": round(train[-1]["loss"], 5) if train else None}

@@ -1,0 +1,118 @@
+"""Training mixtures built from the split records, with a table of what went in (rows and tokens per source).
+
+CPT: target-language text + `replay_ratio` (share of tokens) of source-language text, against forgetting.
+SFT: instruction-formatted rows from several generators (bilingual translation tasks from parallel pairs,
+classification questions from labelled records, source-language instructions, and - once the
+translate-and-tune stages exist - translated instructions), each capped by its row count in params.
+Everything is deterministic: generators walk records in file order, choices come from seeded RNGs.
+"""
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+
+
+def sample(records: list[dict], n: int, seed: int) -> list[dict]:
+    """n records drawn without replacement by a seeded RNG, kept in file order (all of them if n >= len)."""
+    if n >= len(records):
+        return records
+    keep = sorted(random.Random(seed).sample(range(len(records)), n))
+    return [records[i] for i in keep]
+
+
+def texts_in(rec: dict, lang: str) -> list[str]:
+    """The texts of a record written in `lang`."""
+    k = rec["kind"]
+    if k == "parallel":
+        return [t for l, t in sorted(rec["texts"].items()) if l == lang]
+    if rec.get("lang") != lang:
+        return []
+    if k in ("text", "classification"):
+        return [rec["text"]]
+    if k == "instruction":
+        return ["\n\n".join(m["content"] for m in rec["messages"])]
+    if k == "mcq":
+        return [rec["question"] + "\n" + "\n".join(rec["choices"])]
+    return []
+
+
+def cpt_documents(records: list[dict], target: str, source: str, replay_ratio: float,
+                  count_tokens) -> tuple[list[tuple[str, str]], dict]:
+    """[(source name, text)] and its table: all target text, then source text until it is `replay_ratio` of tokens."""
+    docs, table = [], defaultdict(lambda: {"rows": 0, "tokens": 0, "lang": ""})
+    tgt_tokens = 0
+    for r in records:
+        for t in texts_in(r, target):
+            n = count_tokens(t)
+            docs.append((r["source"], t))
+            tgt_tokens += n
+            row = table[f"{r['source']}:{target}"]
+            row["rows"] += 1
+            row["tokens"] += n
+            row["lang"] = target
+    want = replay_ratio / (1 - replay_ratio) * tgt_tokens if replay_ratio < 1 else float("inf")
+    got = 0
+    for r in records:
+        if got >= want:
+            break
+        for t in texts_in(r, source):
+            n = count_tokens(t)
+            docs.append((r["source"], t))
+            got += n
+            row = table[f"{r['source']}:{source}"]
+            row["rows"] += 1
+            row["tokens"] += n
+            row["lang"] = source
+    return docs, dict(sorted(table.items()))
+
+
+def translation_tasks(records: list[dict], names: dict[str, str], template: str, limit: int,
+                      seed: int) -> list[tuple[str, list[dict]]]:
+    """Both directions of each parallel pair, alternating by a seeded coin, up to `limit` rows."""
+    rng = random.Random(seed)
+    out = []
+    for r in records:
+        if r["kind"] != "parallel" or len(out) >= limit:
+            continue
+        a, b = sorted(r["texts"])
+        src, tgt = (a, b) if rng.random() < 0.5 else (b, a)
+        prompt = template.format(src=names.get(src, src), tgt=names.get(tgt, tgt), text=r["texts"][src])
+        out.append((f"{r['source']}:translate", [{"role": "user", "content": prompt},
+                                                  {"role": "assistant", "content": r["texts"][tgt]}]))
+    return out
+
+
+def classification_tasks(records: list[dict], tasks: dict[str, dict], limit: int,
+                         seed: int) -> list[tuple[str, list[dict]]]:
+    """One question per (record, label field) listed in `tasks`: {label: {prompt, labels: {value: verbalized}}}."""
+    rng = random.Random(seed)
+    out = []
+    for r in records:
+        if r["kind"] != "classification":
+            continue
+        for field, spec in sorted(tasks.items()):
+            value = r["labels"].get(field)
+            if value not in spec["labels"] or len(out) >= limit:
+                continue
+            options = list(spec["labels"].values())
+            rng.shuffle(options)
+            prompt = spec["prompt"].format(text=r["text"], options=", ".join(options))
+            out.append((f"{r['source']}:{field}", [{"role": "user", "content": prompt},
+                                                    {"role": "assistant", "content": spec["labels"][value]}]))
+    return out
+
+
+def instructions(records: list[dict], lang: str, limit: int) -> list[tuple[str, list[dict]]]:
+    out = []
+    for r in records:
+        if r["kind"] == "instruction" and r["lang"] == lang and len(out) < limit:
+            out.append((f"{r['source']}:instruction", r["messages"]))
+    return out
+
+
+def table_of(examples: list[tuple[str, object]], token_counts: list[int]) -> dict:
+    table: dict = defaultdict(lambda: {"rows": 0, "tokens": 0})
+    for (name, _), n in zip(examples, token_counts):
+        table[name]["rows"] += 1
+        table[name]["tokens"] += n
+    return dict(sorted(table.items()))

@@ -1,0 +1,247 @@
+"""The one training loop (CPT, SFT, QLoRA, and the translate-and-tune teacher/translator).
+
+A small explicit loop on top of accelerate (DDP under `accelerate launch`, bf16 autocast on CPU and GPU)
+rather than transformers.Trainer, because its contract is what the stages need and Trainer does not give:
+- the data order is a pure function of (rows, seed): every process knows every global batch, so the loss is
+  normalised by the *global* count of loss tokens of the optimizer step — 2 processes × batch b give exactly
+  the gradients of 1 process × batch 2b, and gradient accumulation equals one big batch;
+- resume is exact: the checkpoint in the stage's keyed scratch folder holds trainable weights, optimizer,
+  scheduler, RNG state and the loss history, so a killed run continues to the same weights and curve;
+- eval loss at step 0 (the model as it came in) and every `eval_every` steps, on a fixed dev subset;
+- a hard budget: `max_steps` optimizer steps and/or `max_tokens` loss-bearing tokens.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import resource
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dragoman.packing import IGNORE, Row, collate
+
+log = logging.getLogger("dragoman.trainer")
+
+
+@dataclass
+class TrainConfig:
+    seq_len: int = 256
+    batch_size: int = 8          # rows per process per micro-step
+    grad_accum: int = 1          # micro-steps per optimizer step
+    lr: float = 2e-4
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.1
+    max_steps: int = 50
+    max_tokens: int = 0          # 0 = no token budget
+    eval_every: int = 25
+    eval_rows: int = 32
+    max_grad_norm: float = 1.0
+    packing: bool = True
+    bf16: bool = True
+    grad_checkpointing: bool = False
+    optimizer: str = "adamw"     # adamw | adamw_8bit | paged_adamw_8bit
+    save_every: int = 25
+    seed: int = 0
+
+    @classmethod
+    def from_params(cls, p: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in p.items() if k in names})
+
+
+def step_order(n_rows: int, rows_per_step: int, steps: int, seed: int) -> list[list[int]]:
+    """Row indices of each optimizer step's global batch: epochs of seeded permutations, concatenated."""
+    order: list[int] = []
+    epoch = 0
+    while len(order) < rows_per_step * steps:
+        perm = list(range(n_rows))
+        random.Random(seed * 1000 + epoch).shuffle(perm)
+        order += perm
+        epoch += 1
+    return [order[i * rows_per_step:(i + 1) * rows_per_step] for i in range(steps)]
+
+
+def make_optimizer(params: list[torch.nn.Parameter], cfg: TrainConfig, on_cuda: bool) -> tuple[Any, str]:
+    """The optimizer, and its name as it really ran: paged optimizers are CUDA-only, so CPU falls back."""
+    name = cfg.optimizer
+    if name == "paged_adamw_8bit" and not on_cuda:
+        name = "adamw_8bit"
+    if name == "adamw_8bit":
+        try:
+            import bitsandbytes as bnb
+            return bnb.optim.AdamW8bit(params, lr=cfg.lr, weight_decay=cfg.weight_decay), name
+        except Exception as e:  # no 8-bit kernels on this backend
+            log.warning("8-bit AdamW unavailable here (%s): using torch AdamW", e)
+            name = "adamw"
+    if name == "paged_adamw_8bit":
+        import bitsandbytes as bnb
+        return bnb.optim.PagedAdamW8bit(params, lr=cfg.lr, weight_decay=cfg.weight_decay), name
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay), "adamw"
+
+
+def cosine_lr(step: int, total: int, warmup: int) -> float:
+    """Multiplier of the peak lr: linear warmup, then cosine decay to 0 at `total`."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def rss_mb() -> float:
+    try:
+        import psutil
+        return psutil.Process().memory_info().rss / 2**20
+    except ImportError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _loss_sum(model, batch: dict, autocast) -> tuple[torch.Tensor, int]:
+    """Sum of token cross-entropies (not the mean: the caller divides by the global token count)."""
+    labels = batch.pop("labels")
+    with autocast():
+        logits = model(**batch, use_cache=False).logits
+    shift_logits = logits[:, :-1].float().reshape(-1, logits.size(-1))
+    shift_labels = labels[:, 1:].reshape(-1)
+    loss = torch.nn.functional.cross_entropy(shift_logits, shift_labels, ignore_index=IGNORE, reduction="sum")
+    return loss, int((shift_labels != IGNORE).sum())
+
+
+def n_loss_tokens(rows: list[Row]) -> int:
+    return sum(sum(1 for l in r.labels[1:] if l != IGNORE) for r in rows)
+
+
+class Trainer:
+    def __init__(self, model, cfg: TrainConfig, scratch: Path | None):
+        from accelerate import Accelerator
+        self.cfg, self.scratch = cfg, scratch
+        self.acc = Accelerator(mixed_precision="bf16" if cfg.bf16 else "no")
+        self.rank, self.world = self.acc.process_index, self.acc.num_processes
+        torch.manual_seed(cfg.seed + self.rank)
+        if cfg.grad_checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            if hasattr(model, "enable_input_require_grads"):
+                model.enable_input_require_grads()
+        self.trainable = [p for p in model.parameters() if p.requires_grad]
+        self.opt, self.optimizer_name = make_optimizer(self.trainable, cfg, self.acc.device.type == "cuda")
+        self.model, self.opt = self.acc.prepare(model, self.opt)
+        self.named_trainable = [n for n, p in self.acc.unwrap_model(self.model).named_parameters() if p.requires_grad]
+
+    # ------------------------------------------------------------------ checkpoints (keyed scratch folder)
+    def _ckpt(self) -> Path | None:
+        return self.scratch / "checkpoint.pt" if self.scratch else None
+
+    def save(self, step: int, history: list[dict]) -> None:
+        path = self._ckpt()
+        if path is None or not self.acc.is_main_process:
+            return
+        m = self.acc.unwrap_model(self.model)
+        params = dict(m.named_parameters())
+        state = {"step": step, "history": history, "optim": self.opt.state_dict(),
+                 "weights": {n: params[n].detach().cpu().clone() for n in self.named_trainable},
+                 "rng": torch.get_rng_state()}
+        tmp = path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+
+    def load(self) -> tuple[int, list[dict]]:
+        path = self._ckpt()
+        if path is None or not path.exists():
+            return 0, []
+        state = torch.load(path, weights_only=False)
+        params = dict(self.acc.unwrap_model(self.model).named_parameters())
+        with torch.no_grad():
+            for n, w in state["weights"].items():
+                params[n].copy_(w)
+        self.opt.load_state_dict(state["optim"])
+        torch.set_rng_state(state["rng"])
+        log.info("resumed from %s at step %d", path, state["step"])
+        return state["step"], state["history"]
+
+    # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def evaluate(self, rows: list[Row]) -> float:
+        self.model.eval()
+        total, count = torch.zeros(()), torch.zeros(())
+        mine = rows[self.rank::self.world]
+        for i in range(0, len(mine), self.cfg.batch_size):
+            batch = {k: v.to(self.acc.device) for k, v in collate(mine[i:i + self.cfg.batch_size], self.cfg.packing).items()}
+            s, n = _loss_sum(self.model, batch, self.acc.autocast)
+            total += s.detach().cpu()
+            count += n
+        if self.world > 1:
+            total, count = (self.acc.reduce(t.to(self.acc.device), "sum").cpu() for t in (total, count))
+        self.model.train()
+        return float(total / count.clamp(min=1))
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, train: list[Row], dev: list[Row]) -> dict:
+        cfg = self.cfg
+        micro = cfg.batch_size * self.world                # rows per micro-step, all processes
+        steps = step_order(len(train), micro * cfg.grad_accum, cfg.max_steps, cfg.seed)
+        warmup = max(1, int(cfg.warmup_ratio * cfg.max_steps))
+        dev = dev[:cfg.eval_rows]
+        start, history = self.load()
+        if start == 0:
+            history = [{"step": 0, "eval_loss": self.evaluate(dev)}]
+            log.info("step 0: eval loss %.4f", history[0]["eval_loss"])
+        tokens_seen = sum(h.get("tokens", 0) for h in history)
+        self.model.train()
+        t0, real_tokens, last_step = time.perf_counter(), 0, start
+        for step in range(start, cfg.max_steps):
+            if cfg.max_tokens and tokens_seen >= cfg.max_tokens:
+                break
+            lr = cfg.lr * cosine_lr(step, cfg.max_steps, warmup)
+            for g in self.opt.param_groups:
+                g["lr"] = lr
+            rows = [train[i] for i in steps[step]]
+            n_global = max(1, n_loss_tokens(rows))
+            loss_sum = 0.0
+            for k in range(cfg.grad_accum):
+                micro_rows = rows[k * micro:(k + 1) * micro][self.rank * cfg.batch_size:(self.rank + 1) * cfg.batch_size]
+                batch = {key: v.to(self.acc.device) for key, v in collate(micro_rows, cfg.packing).items()}
+                real_tokens += int(sum(sum(r.attention_mask) for r in micro_rows))
+                ctx = self.acc.no_sync(self.model) if k < cfg.grad_accum - 1 else _null()
+                with ctx:
+                    s, _ = _loss_sum(self.model, batch, self.acc.autocast)
+                    # DDP averages gradients over processes: scale so the result is sum / global token count
+                    self.acc.backward(s * self.world / n_global)
+                loss_sum += float(s.detach())
+            grad_norm = float(self.acc.clip_grad_norm_(self.trainable, cfg.max_grad_norm))
+            self.opt.step()
+            self.opt.zero_grad(set_to_none=True)
+            if self.world > 1:
+                loss_sum = float(self.acc.reduce(torch.tensor(loss_sum, device=self.acc.device), "sum"))
+            entry = {"step": step + 1, "loss": loss_sum / n_global, "lr": lr, "grad_norm": grad_norm, "tokens": n_global}
+            tokens_seen += n_global
+            if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.max_steps:
+                entry["eval_loss"] = self.evaluate(dev)
+            history.append(entry)
+            last_step = step + 1
+            if self.acc.is_main_process and (step + 1) % max(1, cfg.max_steps // 20) == 0:
+                log.info("step %d/%d loss %.4f lr %.2e%s", step + 1, cfg.max_steps, entry["loss"], lr,
+                         f" eval {entry['eval_loss']:.4f}" if "eval_loss" in entry else "")
+            if cfg.save_every and (step + 1) % cfg.save_every == 0:
+                self.save(step + 1, history)
+        if "eval_loss" not in history[-1]:
+            history[-1]["eval_loss"] = self.evaluate(dev)
+        wall = time.perf_counter() - t0
+        return {"history": history, "steps": last_step, "tokens_seen": tokens_seen,
+                "optimizer": self.optimizer_name, "processes": self.world,
+                "perf": {"train_wall_s": round(wall, 2), "tokens_per_s": round(real_tokens * self.world / max(wall, 1e-9), 1),
+                         "steady_rss_mb": round(rss_mb(), 1), "resumed_from_step": start}}
+
+    def unwrap(self):
+        return self.acc.unwrap_model(self.model)
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False

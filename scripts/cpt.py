@@ -1,0 +1,63 @@
+"""Stage `cpt`: continual pretraining of the base model on target-language text (+ source-language replay).
+
+Inputs:  model (models/base), train, dev (data/splits/{train,dev}.jsonl)
+Outputs: model (models/cpt: merged weights + adapter/), report (reports/cpt.json: losses, tokens, mixture table),
+         live (reports/cpt.live: DVCLive curves), perf (reports/cpt.perf.json: tokens/s, memory)
+Params:  cpt, languages
+Debug:   python scripts/cpt.py --input model=models/base --input train=data/splits/train.jsonl \
+             --input dev=data/splits/dev.jsonl --output model=/tmp/cpt --output report=/tmp/cpt.json \
+             --output live=/tmp/cpt.live --keys cpt,languages
+Multi-process (DDP): accelerate launch --num_processes 2 scripts/cpt.py ... (same arguments)
+
+`cpt.method: lora` (default on CPU; `lora.modules_to_save: [embed_tokens, lm_head]` also trains the
+embeddings, which seed 002 found CPT reshapes most) or `full` (seed 002's full CPT). Training state lives in
+.scratch/cpt/<key>: a killed run resumes where it stopped; changed inputs, params or code start fresh.
+"""
+
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
+
+from dragoman import io, stage
+from dragoman.chat import tokenize_text
+from dragoman.codedeps import code_deps
+from dragoman.finetune import (apply_lora, count_params, load_model, rows_of, save_model, scratch_for, summary,
+                               write_live)
+from dragoman.mixture import cpt_documents, sample, texts_in
+from dragoman.trainer import Trainer, TrainConfig
+
+log = logging.getLogger("cpt")
+
+
+def main(st: stage.Stage) -> None:
+    p, langs = st.params["cpt"], st.params["languages"]
+    cfg = TrainConfig.from_params(p)
+    model, tok = load_model(st.input["model"])
+    train = list(io.read_jsonl(st.input["train"]))
+    dev = list(io.read_jsonl(st.input["dev"]))
+    count = lambda t: len(tok(t, add_special_tokens=False)["input_ids"])
+    docs, table = cpt_documents(sample(train, p["max_records"], cfg.seed), langs["target"], langs["source"],
+                                p["replay_ratio"], count)
+    train_rows = rows_of([tokenize_text(tok, t) for _, t in docs], cfg.seq_len, tok.pad_token_id, cfg.packing)
+    dev_docs = [t for r in dev for t in texts_in(r, langs["target"])]
+    dev_rows = rows_of([tokenize_text(tok, t) for t in dev_docs], cfg.seq_len, tok.pad_token_id, True)
+    if p["method"] == "lora":
+        model = apply_lora(model, p["lora"])
+    n_params = count_params(model)
+    scratch = scratch_for("cpt", [st.input[k] for k in ("model", "train", "dev")], {"cpt": p, "languages": langs},
+                          list(code_deps("scripts/cpt.py")))
+    trainer = Trainer(model, cfg, scratch)
+    result = trainer.fit(train_rows, dev_rows)
+    if trainer.acc.is_main_process:
+        save_model(trainer.unwrap(), tok, st.output["model"], merge=True)
+        write_live(result["history"], st.output["live"])
+        io.write_json(st.output["report"], {**summary(result), "method": p["method"], "params": n_params,
+                                            "train_rows": len(train_rows), "mixture": table,
+                                            "history": result["history"]})
+    st.perf.update(result["perf"])
+
+
+if __name__ == "__main__":
+    stage.run(main, globals())
