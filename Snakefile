@@ -21,3 +21,4 @@ rule all:
 
 include: "rules/model.smk"
 include: "rules/data.smk"
+include: "rules/train.smk"

@@ -64,7 +64,12 @@ def stage_of(job, root: Path) -> dict:
     for name, path in job.output.items():
         path = _rel(path, root)
         args.append(f"--output {name}={path}")
-        (metrics if path.startswith("reports/") and path.endswith(".json") else outs).append(path)
+        if path.startswith("reports/") and path.endswith(".json"):
+            metrics.append(path)
+        elif path.startswith("reports/"):  # a DVCLive folder: curves kept in git, drawn by `dvc plots show`
+            outs.append({path: {"cache": False}})
+        else:
+            outs.append(path)
     keys = list(job.params.p) if "p" in job.params.keys() else []
     if keys:
         args.append(f"--keys {','.join(keys)}")
@@ -72,7 +77,7 @@ def stage_of(job, root: Path) -> dict:
     if keys:
         stage["params"] = keys
     if outs:
-        stage["outs"] = sorted(outs)
+        stage["outs"] = sorted(outs, key=lambda o: o if isinstance(o, str) else next(iter(o)))
     if metrics:
         stage["metrics"] = [{m: {"cache": False}} for m in sorted(metrics)]
     return stage
@@ -86,7 +91,8 @@ def render(root: Path) -> str:
         stages[job.rule.name] = stage_of(job, root)
     reports = sorted(next(iter(m)) for s in stages.values() for m in s.get("metrics", [])
                      if not next(iter(m)).endswith(".perf.json"))
-    doc = {"stages": stages, "metrics": reports}
+    live = sorted(next(iter(o)) for s in stages.values() for o in s.get("outs", []) if isinstance(o, dict))
+    doc = {"stages": stages, "metrics": reports, "plots": [{f"{d}/plots/metrics": {"x": "step"}} for d in live]}
     return HEADER + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=1000)
 
 

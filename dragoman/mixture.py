@@ -12,12 +12,10 @@ import random
 from collections import defaultdict
 
 
-def sample(records: list[dict], n: int, seed: int) -> list[dict]:
-    """n records drawn without replacement by a seeded RNG, kept in file order (all of them if n >= len)."""
-    if n >= len(records):
-        return records
-    keep = sorted(random.Random(seed).sample(range(len(records)), n))
-    return [records[i] for i in keep]
+def sample(records: list[dict], n: int, seed: int, keep_order: bool = True) -> list[dict]:
+    """min(n, len) records drawn without replacement by a seeded RNG, in file order or in the drawn order."""
+    idx = random.Random(seed).sample(range(len(records)), min(n, len(records)))
+    return [records[i] for i in (sorted(idx) if keep_order else idx)]
 
 
 def texts_in(rec: dict, lang: str) -> list[str]:
@@ -116,3 +114,15 @@ def table_of(examples: list[tuple[str, object]], token_counts: list[int]) -> dic
         table[name]["rows"] += 1
         table[name]["tokens"] += n
     return dict(sorted(table.items()))
+
+
+def sft_mixture(records: list[dict], p: dict, langs: dict, scale: float = 1.0) -> list[tuple[str, list[dict]]]:
+    """(source tag, messages) rows of every SFT generator, capped by `p["mixture"]` x scale.
+
+    Records are visited in a seeded order so every source gets its share of each cap.
+    """
+    n = lambda key: int(p["mixture"][key] * scale)
+    records = sample(records, len(records), p["seed"], keep_order=False)
+    return (translation_tasks(records, langs["names"], p["translate_prompt"], n("translation"), p["seed"])
+            + classification_tasks(records, p["classification_tasks"], n("classification"), p["seed"])
+            + instructions(records, langs["source"], n("source_instructions")))

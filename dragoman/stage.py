@@ -70,13 +70,13 @@ def from_cli(argv: list[str] | None, name: str, doc: str | None) -> Stage:
     ap.add_argument("--output", action="append", metavar="NAME=PATH", help="a named output (repeatable)")
     ap.add_argument("--keys", default="", help="comma-separated params keys this stage reads")
     ap.add_argument("--params", default="params.yaml", help="params file (validated against the schema)")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = all cores)")
     ap.add_argument("--log", default=None, help="also write the log here")
     a = ap.parse_args(argv)
     keys = [k for k in a.keys.split(",") if k]
     values = P.select(P.load(a.params), keys)
     return Stage(name=name, input=_pairs(a.input, "--input"), output=_pairs(a.output, "--output"),
-                 params=P.StageParams(name, values), threads=a.threads, log_path=a.log)
+                 params=P.StageParams(name, values), threads=a.threads or os.cpu_count() or 1, log_path=a.log)
 
 
 def run(main: Callable[[Stage], None], script_globals: dict, argv: list[str] | None = None) -> None:
@@ -86,6 +86,8 @@ def run(main: Callable[[Stage], None], script_globals: dict, argv: list[str] | N
     st = from_snakemake(smk, smk.rule) if smk is not None else from_cli(argv, name, script_globals.get("__doc__"))
     _setup_logging(st.log_path)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if "torch" in sys.modules:  # training stages: use the threads the rule was given (CLI: all cores)
+        sys.modules["torch"].set_num_threads(st.threads)
     t0 = time.perf_counter()
     main(st)
     perf = {"stage": st.name, "wall_s": round(time.perf_counter() - t0, 3),

@@ -119,7 +119,7 @@ class Trainer:
     def __init__(self, model, cfg: TrainConfig, scratch: Path | None):
         from accelerate import Accelerator
         self.cfg, self.scratch = cfg, scratch
-        self.acc = Accelerator(mixed_precision="bf16" if cfg.bf16 else "no")
+        self.acc = Accelerator(mixed_precision="bf16" if cfg.bf16 else "no", cpu=not torch.cuda.is_available())
         self.rank, self.world = self.acc.process_index, self.acc.num_processes
         torch.manual_seed(cfg.seed + self.rank)
         if cfg.grad_checkpointing:
@@ -144,6 +144,7 @@ class Trainer:
         state = {"step": step, "history": history, "optim": self.opt.state_dict(),
                  "weights": {n: params[n].detach().cpu().clone() for n in self.named_trainable},
                  "rng": torch.get_rng_state()}
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         torch.save(state, tmp)
         os.replace(tmp, path)
@@ -225,6 +226,8 @@ class Trainer:
             if self.acc.is_main_process and (step + 1) % max(1, cfg.max_steps // 20) == 0:
                 log.info("step %d/%d loss %.4f lr %.2e%s", step + 1, cfg.max_steps, entry["loss"], lr,
                          f" eval {entry['eval_loss']:.4f}" if "eval_loss" in entry else "")
+            if os.environ.get("DRAGOMAN_FAULT_AT_STEP") == str(step + 1):  # fault injection for the resume tests
+                raise SimulatedKill(f"simulated kill after step {step + 1}")
             if cfg.save_every and (step + 1) % cfg.save_every == 0:
                 self.save(step + 1, history)
         if "eval_loss" not in history[-1]:
@@ -237,6 +240,10 @@ class Trainer:
 
     def unwrap(self):
         return self.acc.unwrap_model(self.model)
+
+
+class SimulatedKill(RuntimeError):
+    """Raised by DRAGOMAN_FAULT_AT_STEP=k after step k, before its checkpoint: a crash at the worst moment."""
 
 
 class _null:

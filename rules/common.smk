@@ -38,4 +38,6 @@ def default_targets():
         "data/splits/train.jsonl",
         "reports/splits.json",
         "reports/fertility.json",
+        "reports/sft.json",
+        "reports/qlora.json",
     ]

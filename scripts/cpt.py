@@ -7,7 +7,8 @@ Params:  cpt, languages
 Debug:   python scripts/cpt.py --input model=models/base --input train=data/splits/train.jsonl \
              --input dev=data/splits/dev.jsonl --output model=/tmp/cpt --output report=/tmp/cpt.json \
              --output live=/tmp/cpt.live --keys cpt,languages
-Multi-process (DDP): accelerate launch --num_processes 2 scripts/cpt.py ... (same arguments)
+Multi-process (DDP): accelerate launch --multi_gpu --num_processes 2 scripts/cpt.py ... (same arguments; on a
+         machine without GPUs this still runs 2 CPU processes, gloo backend)
 
 `cpt.method: lora` (default on CPU; `lora.modules_to_save: [embed_tokens, lm_head]` also trains the
 embeddings, which seed 002 found CPT reshapes most) or `full` (seed 002's full CPT). Training state lives in
