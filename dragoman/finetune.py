@@ -32,9 +32,13 @@ def load_model(path: str, quantize_4bit: dict | None = None):
     return model, tok
 
 
-def apply_lora(model, lora: dict, kbit: bool = False):
-    """peft LoRA with the params' r / alpha / dropout / target modules (and modules_to_save, e.g. embeddings)."""
+def apply_lora(model, lora: dict, kbit: bool = False, seed: int = 0):
+    """peft LoRA with the params' r / alpha / dropout / target modules (and modules_to_save, e.g. embeddings).
+
+    Seeded: LoRA's A matrices are drawn from the global torch RNG, and B = 0 hides an unseeded draw until step 2.
+    """
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    torch.manual_seed(seed)
     if kbit:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     cfg = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
@@ -43,12 +47,33 @@ def apply_lora(model, lora: dict, kbit: bool = False):
     return get_peft_model(model, cfg)
 
 
+def with_answers(tokenized: list[tuple[list[int], list[int]]], tags: list[str]) -> tuple[list, list, dict]:
+    """Drop examples whose answer was cut away entirely (prompt >= seq_len): they would train nothing.
+
+    Returns the kept examples, their tags, and {tag: dropped count} for the stage report.
+    """
+    kept, kept_tags, dropped = [], [], {}
+    for ex, tag in zip(tokenized, tags):
+        if any(l != -100 for l in ex[1]):
+            kept.append(ex)
+            kept_tags.append(tag)
+        else:
+            dropped[tag] = dropped.get(tag, 0) + 1
+    return kept, kept_tags, dict(sorted(dropped.items()))
+
+
 def rows_of(examples: list[tuple[list[int], list[int]]], seq_len: int, pad_id: int, packing: bool) -> list[Row]:
     return pack(examples, seq_len, pad_id) if packing else pad(examples, seq_len, pad_id)
 
 
 def scratch_for(stage: str, inputs: list[str], params: dict, code: list[str]) -> Path:
     return scratch_dir(stage, scratch_key(inputs, params, code))
+
+
+def finish(scratch: Path) -> None:
+    """Outputs are written: the resume state has served its purpose (a forced rerun trains from scratch)."""
+    import shutil
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def count_params(model) -> dict:

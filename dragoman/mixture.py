@@ -116,12 +116,12 @@ def table_of(examples: list[tuple[str, object]], token_counts: list[int]) -> dic
     return dict(sorted(table.items()))
 
 
-def sft_mixture(records: list[dict], p: dict, langs: dict, scale: float = 1.0) -> list[tuple[str, list[dict]]]:
-    """(source tag, messages) rows of every SFT generator, capped by `p["mixture"]` x scale.
+def sft_mixture(records: list[dict], p: dict, langs: dict) -> list[tuple[str, list[dict]]]:
+    """(source tag, messages) rows of every SFT generator, capped by `p["mixture"]`.
 
     Records are visited in a seeded order so every source gets its share of each cap.
     """
-    n = lambda key: int(p["mixture"][key] * scale)
+    n = lambda key: p["mixture"][key]
     records = sample(records, len(records), p["seed"], keep_order=False)
     return (translation_tasks(records, langs["names"], p["translate_prompt"], n("translation"), p["seed"])
             + classification_tasks(records, p["classification_tasks"], n("classification"), p["seed"])

@@ -177,7 +177,10 @@ class Trainer:
         if self.world > 1:
             total, count = (self.acc.reduce(t.to(self.acc.device), "sum").cpu() for t in (total, count))
         self.model.train()
-        return float(total / count.clamp(min=1))
+        if count == 0:
+            raise ValueError("the dev rows hold no loss-bearing tokens (prompts longer than seq_len?): "
+                             "raise seq_len or check the dev split")
+        return float(total / count)
 
     # ------------------------------------------------------------------ the loop
     def fit(self, train: list[Row], dev: list[Row]) -> dict:

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman 
 from dragoman import io, stage
 from dragoman.chat import tokenize_text
 from dragoman.codedeps import code_deps
-from dragoman.finetune import (apply_lora, count_params, load_model, rows_of, save_model, scratch_for, summary,
+from dragoman.finetune import (apply_lora, count_params, finish, load_model, rows_of, save_model, scratch_for, summary,
                                write_live)
 from dragoman.mixture import cpt_documents, sample, texts_in
 from dragoman.trainer import Trainer, TrainConfig
@@ -45,7 +45,7 @@ def main(st: stage.Stage) -> None:
     dev_docs = [t for r in dev for t in texts_in(r, langs["target"])]
     dev_rows = rows_of([tokenize_text(tok, t) for t in dev_docs], cfg.seq_len, tok.pad_token_id, True)
     if p["method"] == "lora":
-        model = apply_lora(model, p["lora"])
+        model = apply_lora(model, p["lora"], seed=cfg.seed)
     n_params = count_params(model)
     scratch = scratch_for("cpt", [st.input[k] for k in ("model", "train", "dev")], {"cpt": p, "languages": langs},
                           list(code_deps("scripts/cpt.py")))
@@ -57,6 +57,7 @@ def main(st: stage.Stage) -> None:
         io.write_json(st.output["report"], {**summary(result), "method": p["method"], "params": n_params,
                                             "train_rows": len(train_rows), "mixture": table,
                                             "history": result["history"]})
+        finish(scratch)
     st.perf.update(result["perf"])
 
 

@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman 
 from dragoman import io, stage
 from dragoman.chat import tokenize_chat
 from dragoman.codedeps import code_deps
-from dragoman.finetune import apply_lora, count_params, load_model, rows_of, scratch_for, summary, write_live
+from dragoman.finetune import (apply_lora, count_params, finish, load_model, rows_of, scratch_for, summary,
+                               with_answers, write_live)
 from dragoman.mixture import sft_mixture, table_of
 from dragoman.trainer import Trainer, TrainConfig
 
@@ -48,12 +49,14 @@ def main(st: stage.Stage) -> None:
     train = list(io.read_jsonl(st.input["train"]))
     dev = list(io.read_jsonl(st.input["dev"]))
     examples = sft_mixture(train, p, langs)
-    tokenized = [tokenize_chat(tok, msgs, cfg.seq_len) for _, msgs in examples]
-    table = table_of(examples, [sum(1 for l in labels if l != -100) for _, labels in tokenized])
+    tokenized, tags, no_answer = with_answers([tokenize_chat(tok, m, cfg.seq_len) for _, m in examples],
+                                              [t for t, _ in examples])
+    table = table_of([(t, None) for t in tags], [sum(1 for l in labels if l != -100) for _, labels in tokenized])
     train_rows = rows_of(tokenized, cfg.seq_len, tok.pad_token_id, cfg.packing)
-    dev_rows = rows_of([tokenize_chat(tok, m, cfg.seq_len) for _, m in sft_mixture(dev, p, langs, 0.1)],
-                       cfg.seq_len, tok.pad_token_id, True)
-    model = apply_lora(model, q["lora"], kbit=True)
+    dev_examples = sft_mixture(dev, p, langs)  # eval_rows caps what is evaluated
+    dev_tok, _, _ = with_answers([tokenize_chat(tok, m, cfg.seq_len) for _, m in dev_examples], [t for t, _ in dev_examples])
+    dev_rows = rows_of(dev_tok, cfg.seq_len, tok.pad_token_id, True)
+    model = apply_lora(model, q["lora"], kbit=True, seed=cfg.seed)
     n_params = count_params(model)
     n_4bit = sum(1 for m in model.modules() if type(m).__name__ == "Linear4bit")
     scratch = scratch_for("qlora", [st.input[k] for k in ("model", "train", "dev")],
@@ -66,7 +69,9 @@ def main(st: stage.Stage) -> None:
         io.write_json(st.output["report"], {**summary(result), "method": "qlora", "params": n_params,
                                             "linear4bit_layers": n_4bit, "quant": q["quant"],
                                             "train_rows": len(train_rows), "examples": len(examples),
+                                            "dropped_no_answer_tokens": no_answer,
                                             "mixture": table, "history": result["history"]})
+        finish(scratch)
     st.perf.update(result["perf"])
 
 

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman 
 from dragoman import io, stage
 from dragoman.chat import tokenize_chat
 from dragoman.codedeps import code_deps
-from dragoman.finetune import (apply_lora, count_params, load_model, rows_of, save_model, scratch_for, summary,
-                               write_live)
+from dragoman.finetune import (apply_lora, count_params, finish, load_model, rows_of, save_model, scratch_for,
+                               summary, with_answers, write_live)
 from dragoman.mixture import sft_mixture, table_of
 from dragoman.trainer import Trainer, TrainConfig
 
@@ -38,13 +38,15 @@ def main(st: stage.Stage) -> None:
     train = list(io.read_jsonl(st.input["train"]))
     dev = list(io.read_jsonl(st.input["dev"]))
     examples = sft_mixture(train, p, langs)
-    tokenized = [tokenize_chat(tok, msgs, cfg.seq_len) for _, msgs in examples]
-    table = table_of(examples, [sum(1 for l in labels if l != -100) for _, labels in tokenized])
+    tokenized, tags, no_answer = with_answers([tokenize_chat(tok, m, cfg.seq_len) for _, m in examples],
+                                              [t for t, _ in examples])
+    table = table_of([(t, None) for t in tags], [sum(1 for l in labels if l != -100) for _, labels in tokenized])
     train_rows = rows_of(tokenized, cfg.seq_len, tok.pad_token_id, cfg.packing)
-    dev_examples = sft_mixture(dev, p, langs, scale=0.1)
-    dev_rows = rows_of([tokenize_chat(tok, m, cfg.seq_len) for _, m in dev_examples], cfg.seq_len, tok.pad_token_id, True)
+    dev_examples = sft_mixture(dev, p, langs)  # eval_rows caps what is evaluated
+    dev_tok, _, _ = with_answers([tokenize_chat(tok, m, cfg.seq_len) for _, m in dev_examples], [t for t, _ in dev_examples])
+    dev_rows = rows_of(dev_tok, cfg.seq_len, tok.pad_token_id, True)
     if p["method"] == "lora":
-        model = apply_lora(model, p["lora"])
+        model = apply_lora(model, p["lora"], seed=cfg.seed)
     n_params = count_params(model)
     scratch = scratch_for("sft", [st.input[k] for k in ("model", "train", "dev")], {"sft": p, "languages": langs},
                           list(code_deps("scripts/sft.py")))
@@ -55,7 +57,9 @@ def main(st: stage.Stage) -> None:
         write_live(result["history"], st.output["live"])
         io.write_json(st.output["report"], {**summary(result), "method": p["method"], "params": n_params,
                                             "train_rows": len(train_rows), "examples": len(examples),
+                                            "dropped_no_answer_tokens": no_answer,
                                             "mixture": table, "history": result["history"]})
+        finish(scratch)
     st.perf.update(result["perf"])
 
 

@@ -10,7 +10,9 @@ from conftest import BIN, planned_jobs, run
 OUTPUTS = ["data/ingested/records.jsonl", "data/clean/records.jsonl", "data/clean/dropped.jsonl",
            "data/splits/train.jsonl", "data/splits/dev.jsonl", "data/splits/test.jsonl",
            "reports/ingest.json", "reports/clean.json", "reports/splits.json", "reports/fertility.json",
-           "models/base/model.safetensors"]
+           "models/base/model.safetensors", "models/cpt/model.safetensors", "models/sft/model.safetensors",
+           "models/qlora/model.safetensors", "models/qlora/adapter/adapter_model.safetensors",
+           "reports/cpt.json", "reports/sft.json", "reports/qlora.json"]
 
 
 def digest(repo: Path) -> dict:
@@ -47,6 +49,22 @@ def test_outputs_and_ledgers(tiny_repo):
     assert "no_diacritics" in fert["languages"]["ar"]["variants"]
 
 
+def test_training_stages_report_and_learn(tiny_repo):
+    for stage in ("cpt", "sft", "qlora"):
+        rep = load(tiny_repo, f"reports/{stage}.json")
+        assert rep["steps"] == 4 and rep["tokens_seen"] > 0 and rep["mixture"], stage
+        assert rep["eval_loss_final"] < rep["eval_loss_step0"], (stage, rep["eval_loss_step0"], rep["eval_loss_final"])
+        perf = load(tiny_repo, f"reports/{stage}.perf.json")
+        assert perf["tokens_per_s"] > 0 and perf["steady_rss_mb"] > 0
+        assert (tiny_repo / f"reports/{stage}.live/plots/metrics/train/loss.tsv").exists()
+    assert load(tiny_repo, "reports/cpt.perf.json")["resumed_from_step"] == 2  # the crashed run's checkpoint
+    q = load(tiny_repo, "reports/qlora.json")
+    assert q["linear4bit_layers"] > 0 and q["optimizer"] in ("adamw_8bit", "adamw")
+    sft_mix = load(tiny_repo, "reports/sft.json")["mixture"]
+    assert any(k.endswith(":translate") for k in sft_mix) and any(k.endswith(":dialect") for k in sft_mix)
+    assert not (tiny_repo / ".scratch" / "cpt").exists() or not any((tiny_repo / ".scratch" / "cpt").iterdir())
+
+
 def test_second_snakemake_run_does_nothing(tiny_repo):
     assert planned_jobs(tiny_repo) == set()
 
@@ -55,9 +73,9 @@ def test_clean_param_edit_reruns_clean_and_downstream_only(tiny_repo):
     params = (tiny_repo / "params.yaml").read_text()
     try:
         p = yaml.safe_load(params)
-        p["clean"]["min_chars"] = 40
+        p["clean"]["min_chars"] = 10
         (tiny_repo / "params.yaml").write_text(yaml.safe_dump(p, allow_unicode=True, sort_keys=False))
-        assert planned_jobs(tiny_repo) == {"clean", "splits", "fertility", "all"}
+        assert planned_jobs(tiny_repo) == {"clean", "splits", "fertility", "cpt", "sft", "qlora", "all"}
     finally:
         (tiny_repo / "params.yaml").write_text(params)
     assert planned_jobs(tiny_repo) == set()
@@ -71,12 +89,13 @@ def test_dvc_repro_reproduces_byte_identical_outputs_then_reruns_only_what_chang
     assert "up to date" in run([str(BIN / "dvc"), "status"], tiny_repo).stdout.lower()
     params = (tiny_repo / "params.yaml").read_text()
     p = yaml.safe_load(params)
-    p["clean"]["min_chars"] = 40
+    p["clean"]["min_chars"] = 10
     (tiny_repo / "params.yaml").write_text(yaml.safe_dump(p, allow_unicode=True, sort_keys=False))
     try:
         out = run([str(BIN / "dvc"), "repro"], tiny_repo).stdout
         ran = {l.split("'")[1] for l in out.splitlines() if l.startswith("Running stage")}
-        assert ran == {"clean", "splits", "fertility"}, out
+        assert ran == {"clean", "splits", "fertility", "cpt", "sft", "qlora"}, out
     finally:
         (tiny_repo / "params.yaml").write_text(params)
         run([str(BIN / "dvc"), "repro"], tiny_repo)
+
