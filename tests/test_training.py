@@ -130,3 +130,18 @@ def test_two_process_ddp_matches_one_process_on_the_same_global_batch(tiny_model
         for k in ("loss", "eval_loss"):
             if k in x:
                 assert x[k] == pytest.approx(y[k], abs=1e-4), (k, x, y)
+
+
+@pytest.mark.parametrize("mode", ["full", "lora_embeddings"])
+def test_full_finetuning_and_lora_with_embeddings_move_the_embeddings(tiny_model, tmp_path, mode):
+    from transformers import AutoModelForCausalLM
+    from dragoman.finetune import save_model
+    model, tok = load_model(str(tiny_model))
+    before = model.get_input_embeddings().weight.detach().clone()
+    if mode == "lora_embeddings":  # seed 002: CPT reshapes embeddings and LM head most
+        model = apply_lora(model, {**LORA, "modules_to_save": ["embed_tokens", "lm_head"]})
+    tr = Trainer(model, cfg(max_steps=2, save_every=0), None)
+    tr.fit(rows_for(tok), rows_for(tok)[:2])
+    save_model(tr.unwrap(), tok, str(tmp_path / "out"), merge=True)
+    after = AutoModelForCausalLM.from_pretrained(tmp_path / "out").get_input_embeddings().weight
+    assert not torch.allclose(before, after)
