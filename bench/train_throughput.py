@@ -24,7 +24,7 @@ from dragoman.finetune import apply_lora, load_model, rows_of
 from dragoman.mixture import translation_tasks
 from dragoman.trainer import Trainer, TrainConfig
 
-LORA = {"r": 16, "alpha": 32, "dropout": 0.0,
+LORA = {"r": 16, "alpha": 32, "dropout": 0.0,  # the default cpt/sft adapter
         "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}
 
 

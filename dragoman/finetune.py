@@ -82,20 +82,27 @@ def count_params(model) -> dict:
     return {"total": total, "trainable": trainable}
 
 
-def save_model(model, tok, out: str, merge: bool) -> None:
-    """A Hugging Face folder: merged full weights (what the next stage loads), plus `adapter/` for LoRA."""
+def save_model(model, tok, out: str, init: str) -> None:
+    """A Hugging Face folder with full weights (what the next stage loads), plus `adapter/` for LoRA.
+
+    A LoRA adapter is merged into the fp32 weights reloaded from `init`, not into the training copy, whose frozen
+    weights are 4-bit under QLoRA: the merged model loses nothing to the training precision.
+    """
+    from peft import PeftModel
     with io.atomic_path(out) as tmp:
         if hasattr(model, "peft_config"):
             model.save_pretrained(tmp / "adapter")
-            if merge:
-                model = model.merge_and_unload()
-        if merge or not hasattr(model, "peft_config"):
-            model.save_pretrained(tmp, safe_serialization=True)
+            base, _ = load_model(init)
+            model = PeftModel.from_pretrained(base, tmp / "adapter").merge_and_unload()
+        model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
 
 
-def write_live(history: list[dict], live_dir: str) -> None:
-    """The loss curves through DVCLive, written once from the (resumable) history, so `dvc plots show` draws them."""
+def write_live(history: list[dict], live_dir: str, timings: list[dict] = ()) -> None:
+    """Curves through DVCLive, written once from the (resumable) history, so `dvc plots show` draws them.
+
+    `timings` (tokens/s, memory per step) go here and only here: the live folder is not a cached artifact.
+    """
     from dvclive import Live
     with io.atomic_path(live_dir) as tmp:
         with Live(str(tmp), save_dvc_exp=False, dvcyaml=None, report=None) as live:
@@ -104,6 +111,10 @@ def write_live(history: list[dict], live_dir: str) -> None:
                 for k in ("loss", "lr", "grad_norm", "eval_loss"):
                     if k in h:
                         live.log_metric(("eval/" if k == "eval_loss" else "train/") + k, h[k], plot=True)
+            for t in timings:
+                live.step = t["step"]
+                live.log_metric("perf/tokens_per_s", t["tokens_per_s"], plot=True)
+                live.log_metric("perf/rss_mb", t["rss_mb"], plot=True)
 
 
 def summary(result: dict) -> dict:

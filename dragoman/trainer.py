@@ -196,7 +196,9 @@ class Trainer:
         tokens_seen = sum(h.get("tokens", 0) for h in history)
         self.model.train()
         t0, real_tokens, last_step = time.perf_counter(), 0, start
+        timings: list[dict] = []  # per-step speed and memory: DVCLive only, never in cached artifacts
         for step in range(start, cfg.max_steps):
+            t_step, tok_before = time.perf_counter(), real_tokens
             if cfg.max_tokens and tokens_seen >= cfg.max_tokens:
                 break
             lr = cfg.lr * cosine_lr(step, cfg.max_steps, warmup)
@@ -225,6 +227,8 @@ class Trainer:
             if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.max_steps:
                 entry["eval_loss"] = self.evaluate(dev)
             history.append(entry)
+            timings.append({"step": step + 1, "rss_mb": round(rss_mb(), 1), "tokens_per_s": round(
+                (real_tokens - tok_before) * self.world / max(time.perf_counter() - t_step, 1e-9), 1)})
             last_step = step + 1
             if self.acc.is_main_process and (step + 1) % max(1, cfg.max_steps // 20) == 0:
                 log.info("step %d/%d loss %.4f lr %.2e%s", step + 1, cfg.max_steps, entry["loss"], lr,
@@ -236,7 +240,7 @@ class Trainer:
         if "eval_loss" not in history[-1]:
             history[-1]["eval_loss"] = self.evaluate(dev)
         wall = time.perf_counter() - t0
-        return {"history": history, "steps": last_step, "tokens_seen": tokens_seen,
+        return {"history": history, "timings": timings, "steps": last_step, "tokens_seen": tokens_seen,
                 "optimizer": self.optimizer_name, "processes": self.world,
                 "perf": {"train_wall_s": round(wall, 2), "tokens_per_s": round(real_tokens * self.world / max(wall, 1e-9), 1),
                          "steady_rss_mb": round(rss_mb(), 1), "resumed_from_step": start}}

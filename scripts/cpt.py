@@ -52,8 +52,8 @@ def main(st: stage.Stage) -> None:
     trainer = Trainer(model, cfg, scratch)
     result = trainer.fit(train_rows, dev_rows)
     if trainer.acc.is_main_process:
-        save_model(trainer.unwrap(), tok, st.output["model"], merge=True)
-        write_live(result["history"], st.output["live"])
+        save_model(trainer.unwrap(), tok, st.output["model"], st.input["model"])
+        write_live(result["history"], st.output["live"], result["timings"])
         io.write_json(st.output["report"], {**summary(result), "method": p["method"], "params": n_params,
                                             "train_rows": len(train_rows), "mixture": table,
                                             "history": result["history"]})

@@ -22,23 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman 
 from dragoman import io, stage
 from dragoman.chat import tokenize_chat
 from dragoman.codedeps import code_deps
-from dragoman.finetune import (apply_lora, count_params, finish, load_model, rows_of, scratch_for, summary,
-                               with_answers, write_live)
+from dragoman.finetune import (apply_lora, count_params, finish, load_model, rows_of, save_model, scratch_for,
+                               summary, with_answers, write_live)
 from dragoman.mixture import sft_mixture, table_of
 from dragoman.trainer import Trainer, TrainConfig
 
 log = logging.getLogger("qlora")
-
-
-def save_merged(init: str, adapter_src, tok, out: str) -> None:
-    """adapter/ plus full weights: the adapter applied to the unquantized init model and merged."""
-    from peft import PeftModel
-    with io.atomic_path(out) as tmp:
-        adapter_src.save_pretrained(tmp / "adapter")
-        base, _ = load_model(init)
-        merged = PeftModel.from_pretrained(base, tmp / "adapter").merge_and_unload()
-        merged.save_pretrained(tmp, safe_serialization=True)
-        tok.save_pretrained(tmp)
 
 
 def main(st: stage.Stage) -> None:
@@ -64,8 +53,8 @@ def main(st: stage.Stage) -> None:
     trainer = Trainer(model, cfg, scratch)
     result = trainer.fit(train_rows, dev_rows)
     if trainer.acc.is_main_process:
-        save_merged(st.input["model"], trainer.unwrap(), tok, st.output["model"])
-        write_live(result["history"], st.output["live"])
+        save_model(trainer.unwrap(), tok, st.output["model"], st.input["model"])
+        write_live(result["history"], st.output["live"], result["timings"])
         io.write_json(st.output["report"], {**summary(result), "method": "qlora", "params": n_params,
                                             "linear4bit_layers": n_4bit, "quant": q["quant"],
                                             "train_rows": len(train_rows), "examples": len(examples),
