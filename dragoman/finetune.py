@@ -8,7 +8,9 @@ from typing import Any
 import torch
 
 from dragoman import io
-from dragoman.packing import Row, pad, pack
+from dragoman.chat import tokenize_chat
+from dragoman.mixture import sft_mixture, table_of
+from dragoman.packing import IGNORE, Row, pad, pack
 from dragoman.scratch import scratch_dir, scratch_key
 
 log = logging.getLogger("dragoman.finetune")
@@ -54,12 +56,27 @@ def with_answers(tokenized: list[tuple[list[int], list[int]]], tags: list[str]) 
     """
     kept, kept_tags, dropped = [], [], {}
     for ex, tag in zip(tokenized, tags):
-        if any(l != -100 for l in ex[1]):
+        if any(l != IGNORE for l in ex[1]):
             kept.append(ex)
             kept_tags.append(tag)
         else:
             dropped[tag] = dropped.get(tag, 0) + 1
     return kept, kept_tags, dict(sorted(dropped.items()))
+
+
+def sft_rows(tok, train: list[dict], dev: list[dict], p: dict, langs: dict, seq_len: int,
+             packing: bool) -> tuple[list[Row], list[Row], dict]:
+    """Train and dev rows of the SFT mixture (examples without answer tokens dropped) and the report's fields."""
+    examples = sft_mixture(train, p, langs)
+    tokenized, tags, no_answer = with_answers([tokenize_chat(tok, m, seq_len) for _, m in examples],
+                                              [t for t, _ in examples])
+    table = table_of([(t, None) for t in tags], [sum(1 for l in labels if l != IGNORE) for _, labels in tokenized])
+    train_rows = rows_of(tokenized, seq_len, tok.pad_token_id, packing)
+    dev_examples = sft_mixture(dev, p, langs)  # eval_rows caps what is evaluated
+    dev_tok, _, _ = with_answers([tokenize_chat(tok, m, seq_len) for _, m in dev_examples], [t for t, _ in dev_examples])
+    dev_rows = rows_of(dev_tok, seq_len, tok.pad_token_id, True)
+    return train_rows, dev_rows, {"examples": len(examples), "dropped_no_answer_tokens": no_answer,
+                                  "train_rows": len(train_rows), "mixture": table}
 
 
 def rows_of(examples: list[tuple[list[int], list[int]]], seq_len: int, pad_id: int, packing: bool) -> list[Row]:

@@ -37,30 +37,24 @@ def texts_in(rec: dict, lang: str) -> list[str]:
 def cpt_documents(records: list[dict], target: str, source: str, replay_ratio: float,
                   count_tokens) -> tuple[list[tuple[str, str]], dict]:
     """[(source name, text)] and its table: all target text, then source text until it is `replay_ratio` of tokens."""
-    docs, table = [], defaultdict(lambda: {"rows": 0, "tokens": 0, "lang": ""})
-    tgt_tokens = 0
-    for r in records:
-        for t in texts_in(r, target):
-            n = count_tokens(t)
-            docs.append((r["source"], t))
-            tgt_tokens += n
-            row = table[f"{r['source']}:{target}"]
-            row["rows"] += 1
-            row["tokens"] += n
-            row["lang"] = target
-    want = replay_ratio / (1 - replay_ratio) * tgt_tokens if replay_ratio < 1 else float("inf")
-    got = 0
-    for r in records:
-        if got >= want:
-            break
-        for t in texts_in(r, source):
-            n = count_tokens(t)
-            docs.append((r["source"], t))
-            got += n
-            row = table[f"{r['source']}:{source}"]
-            row["rows"] += 1
-            row["tokens"] += n
-            row["lang"] = source
+    docs: list[tuple[str, str]] = []
+    table: dict = defaultdict(lambda: {"rows": 0, "tokens": 0, "lang": ""})
+
+    def take(lang: str, budget: float) -> int:
+        got = 0
+        for r in records:
+            if got >= budget:
+                break
+            for t in texts_in(r, lang):
+                n = count_tokens(t)
+                docs.append((r["source"], t))
+                got += n
+                row = table[f"{r['source']}:{lang}"]
+                row["rows"], row["tokens"], row["lang"] = row["rows"] + 1, row["tokens"] + n, lang
+        return got
+
+    tgt_tokens = take(target, float("inf"))
+    take(source, replay_ratio / (1 - replay_ratio) * tgt_tokens if replay_ratio < 1 else float("inf"))
     return docs, dict(sorted(table.items()))
 
 

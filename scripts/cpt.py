@@ -55,8 +55,7 @@ def main(st: stage.Stage) -> None:
         save_model(trainer.unwrap(), tok, st.output["model"], st.input["model"])
         write_live(result["history"], st.output["live"], result["timings"])
         io.write_json(st.output["report"], {**summary(result), "method": p["method"], "params": n_params,
-                                            "train_rows": len(train_rows), "mixture": table,
-                                            "history": result["history"]})
+                                            "train_rows": len(train_rows), "mixture": table})
         finish(scratch)
     st.perf.update(result["perf"])
 

@@ -20,11 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
 from dragoman import io, stage
-from dragoman.chat import tokenize_chat
 from dragoman.codedeps import code_deps
-from dragoman.finetune import (apply_lora, count_params, finish, load_model, rows_of, save_model, scratch_for,
-                               summary, with_answers, write_live)
-from dragoman.mixture import sft_mixture, table_of
+from dragoman.finetune import (apply_lora, count_params, finish, load_model, save_model, scratch_for, sft_rows, summary,
+                               write_live)
 from dragoman.trainer import Trainer, TrainConfig
 
 log = logging.getLogger("qlora")
@@ -37,14 +35,7 @@ def main(st: stage.Stage) -> None:
     model, tok = load_model(st.input["model"], quantize_4bit=q["quant"])
     train = list(io.read_jsonl(st.input["train"]))
     dev = list(io.read_jsonl(st.input["dev"]))
-    examples = sft_mixture(train, p, langs)
-    tokenized, tags, no_answer = with_answers([tokenize_chat(tok, m, cfg.seq_len) for _, m in examples],
-                                              [t for t, _ in examples])
-    table = table_of([(t, None) for t in tags], [sum(1 for l in labels if l != -100) for _, labels in tokenized])
-    train_rows = rows_of(tokenized, cfg.seq_len, tok.pad_token_id, cfg.packing)
-    dev_examples = sft_mixture(dev, p, langs)  # eval_rows caps what is evaluated
-    dev_tok, _, _ = with_answers([tokenize_chat(tok, m, cfg.seq_len) for _, m in dev_examples], [t for t, _ in dev_examples])
-    dev_rows = rows_of(dev_tok, cfg.seq_len, tok.pad_token_id, True)
+    train_rows, dev_rows, data_report = sft_rows(tok, train, dev, p, langs, cfg.seq_len, cfg.packing)
     model = apply_lora(model, q["lora"], kbit=True, seed=cfg.seed)
     n_params = count_params(model)
     n_4bit = sum(1 for m in model.modules() if type(m).__name__ == "Linear4bit")
@@ -57,9 +48,7 @@ def main(st: stage.Stage) -> None:
         write_live(result["history"], st.output["live"], result["timings"])
         io.write_json(st.output["report"], {**summary(result), "method": "qlora", "params": n_params,
                                             "linear4bit_layers": n_4bit, "quant": q["quant"],
-                                            "train_rows": len(train_rows), "examples": len(examples),
-                                            "dropped_no_answer_tokens": no_answer,
-                                            "mixture": table, "history": result["history"]})
+                                            **data_report})
         finish(scratch)
     st.perf.update(result["perf"])
 

@@ -21,11 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
 from dragoman import io, stage
-from dragoman.chat import tokenize_chat
 from dragoman.codedeps import code_deps
-from dragoman.finetune import (apply_lora, count_params, finish, load_model, rows_of, save_model, scratch_for,
-                               summary, with_answers, write_live)
-from dragoman.mixture import sft_mixture, table_of
+from dragoman.finetune import (apply_lora, count_params, finish, load_model, save_model, scratch_for, sft_rows, summary,
+                               write_live)
 from dragoman.trainer import Trainer, TrainConfig
 
 log = logging.getLogger("sft")
@@ -37,14 +35,7 @@ def main(st: stage.Stage) -> None:
     model, tok = load_model(st.input["model"])
     train = list(io.read_jsonl(st.input["train"]))
     dev = list(io.read_jsonl(st.input["dev"]))
-    examples = sft_mixture(train, p, langs)
-    tokenized, tags, no_answer = with_answers([tokenize_chat(tok, m, cfg.seq_len) for _, m in examples],
-                                              [t for t, _ in examples])
-    table = table_of([(t, None) for t in tags], [sum(1 for l in labels if l != -100) for _, labels in tokenized])
-    train_rows = rows_of(tokenized, cfg.seq_len, tok.pad_token_id, cfg.packing)
-    dev_examples = sft_mixture(dev, p, langs)  # eval_rows caps what is evaluated
-    dev_tok, _, _ = with_answers([tokenize_chat(tok, m, cfg.seq_len) for _, m in dev_examples], [t for t, _ in dev_examples])
-    dev_rows = rows_of(dev_tok, cfg.seq_len, tok.pad_token_id, True)
+    train_rows, dev_rows, data_report = sft_rows(tok, train, dev, p, langs, cfg.seq_len, cfg.packing)
     if p["method"] == "lora":
         model = apply_lora(model, p["lora"], seed=cfg.seed)
     n_params = count_params(model)
@@ -56,9 +47,7 @@ def main(st: stage.Stage) -> None:
         save_model(trainer.unwrap(), tok, st.output["model"], st.input["model"])
         write_live(result["history"], st.output["live"], result["timings"])
         io.write_json(st.output["report"], {**summary(result), "method": p["method"], "params": n_params,
-                                            "train_rows": len(train_rows), "examples": len(examples),
-                                            "dropped_no_answer_tokens": no_answer,
-                                            "mixture": table, "history": result["history"]})
+                                            **data_report})
         finish(scratch)
     st.perf.update(result["perf"])
 
