@@ -145,3 +145,11 @@ def test_full_finetuning_and_lora_with_embeddings_move_the_embeddings(tiny_model
     save_model(tr.unwrap(), tok, str(tmp_path / "out"), str(tiny_model))
     after = AutoModelForCausalLM.from_pretrained(tmp_path / "out").get_input_embeddings().weight
     assert not torch.allclose(before, after)
+
+
+def test_token_budget_stops_training(tiny_model):
+    model, tok = load_model(str(tiny_model))
+    tr = Trainer(apply_lora(model, LORA), cfg(max_steps=50, max_tokens=120, save_every=0), None)
+    result = tr.fit(rows_for(tok), rows_for(tok)[:2])
+    assert 120 <= result["tokens_seen"] < 120 + 4 * 32 and result["steps"] < 50
+    assert "eval_loss" in result["history"][-1]
