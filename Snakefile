@@ -13,6 +13,12 @@ configfile: "params.yaml"
 include: "rules/common.smk"
 
 
+# Snakemake and DVC agree: after a successful run, record every stage's deps, params and outputs in dvc.lock
+# (hashing the outputs, rerunning nothing), so `dvc status` is clean and `dvc repro` has nothing to do.
+onsuccess:
+    shell(dvc_commit_command())
+
+
 rule all:
     default_target: True
     input:

@@ -32,6 +32,11 @@ def source_inputs():
     return sorted(set(paths))
 
 
+def dvc_commit_command():
+    """Record the run in dvc.lock (dvc commit) keeping outputs' mtimes: see dragoman/dvcsync.py."""
+    return f"{sys.executable} -m dragoman.dvcsync"
+
+
 def default_targets():
     return [
         "models/base",

@@ -65,8 +65,10 @@ def test_training_stages_report_and_learn(tiny_repo):
     assert not (tiny_repo / ".scratch" / "cpt").exists() or not any((tiny_repo / ".scratch" / "cpt").iterdir())
 
 
-def test_second_snakemake_run_does_nothing(tiny_repo):
+def test_after_a_snakemake_run_neither_tool_has_anything_to_do(tiny_repo):
     assert planned_jobs(tiny_repo) == set()
+    # the Snakefile's onsuccess handler recorded the run in dvc.lock
+    assert "up to date" in run([str(BIN / "dvc"), "status"], tiny_repo).stdout.lower()
 
 
 def test_clean_param_edit_reruns_clean_and_downstream_only(tiny_repo):
@@ -83,7 +85,7 @@ def test_clean_param_edit_reruns_clean_and_downstream_only(tiny_repo):
 
 def test_dvc_repro_reproduces_byte_identical_outputs_then_reruns_only_what_changed(tiny_repo):
     before = digest(tiny_repo)
-    out = run([str(BIN / "dvc"), "repro"], tiny_repo).stdout  # no dvc.lock yet: DVC runs every stage itself
+    out = run([str(BIN / "dvc"), "repro", "--force"], tiny_repo).stdout  # DVC runs every stage itself
     assert "Running stage 'clean'" in out
     assert digest(tiny_repo) == before  # deterministic: same bytes from the other tool and a second run
     assert "up to date" in run([str(BIN / "dvc"), "status"], tiny_repo).stdout.lower()
@@ -98,4 +100,5 @@ def test_dvc_repro_reproduces_byte_identical_outputs_then_reruns_only_what_chang
     finally:
         (tiny_repo / "params.yaml").write_text(params)
         run([str(BIN / "dvc"), "repro"], tiny_repo)
+    assert planned_jobs(tiny_repo) == set()  # and after a DVC run, Snakemake has nothing to do either
 
