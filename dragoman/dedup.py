@@ -55,8 +55,3 @@ class NearDup:
         self.count += 1
         return None
 
-
-def jaccard(a: str, b: str, n: int) -> float:
-    sa, sb = shingles(a, n), shingles(b, n)
-    return len(sa & sb) / max(1, len(sa | sb))
-

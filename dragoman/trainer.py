@@ -12,6 +12,7 @@ rather than transformers.Trainer, because its contract is what the stages need a
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -211,7 +212,7 @@ class Trainer:
                 micro_rows = rows[k * micro:(k + 1) * micro][self.rank * cfg.batch_size:(self.rank + 1) * cfg.batch_size]
                 batch = {key: v.to(self.acc.device) for key, v in collate(micro_rows, cfg.packing).items()}
                 real_tokens += int(sum(sum(r.attention_mask) for r in micro_rows))
-                ctx = self.acc.no_sync(self.model) if k < cfg.grad_accum - 1 else _null()
+                ctx = self.acc.no_sync(self.model) if k < cfg.grad_accum - 1 else contextlib.nullcontext()
                 with ctx:
                     s, _ = _loss_sum(self.model, batch, self.acc.autocast)
                     # DDP averages gradients over processes: scale so the result is sum / global token count
@@ -251,11 +252,3 @@ class Trainer:
 
 class SimulatedKill(RuntimeError):
     """Raised by DRAGOMAN_FAULT_AT_STEP=k after step k, before its checkpoint: a crash at the worst moment."""
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        return False

@@ -19,24 +19,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
 from dragoman import io, stage
+from dragoman.mixture import texts_in
 from dragoman.normalize import normalize, words
 
 log = logging.getLogger("fertility")
 
 
-def texts_in(records: list[dict], lang: str, limit: int) -> list[str]:
+def texts_for(records: list[dict], lang: str, limit: int) -> list[str]:
     """Up to `limit` texts in `lang`, from every kind of record, in file order."""
     out: list[str] = []
     for r in records:
-        if r["kind"] == "parallel":
-            out += [t for l, t in r["texts"].items() if l == lang]
-        elif r.get("lang") == lang:
-            if r["kind"] in ("text", "classification"):
-                out.append(r["text"])
-            elif r["kind"] == "instruction":
-                out += [m["content"] for m in r["messages"]]
-            elif r["kind"] == "mcq":
-                out.append(r["question"])
+        out += texts_in(r, lang)
         if len(out) >= limit:
             break
     return out[:limit]
@@ -64,7 +57,7 @@ def main(st: stage.Stage) -> None:
     report: dict = {"tokenizer_vocab": len(tok), "languages": {}}
     for role in ("target", "source"):
         lang = langs[role]
-        texts = texts_in(records, lang, limit)
+        texts = texts_for(records, lang, limit)
         if not texts:
             raise ValueError(f"{st.input['dev']}: no {role}-language ('{lang}') text to measure; "
                              f"check languages.{role} and the sources")
