@@ -82,11 +82,3 @@ class StageParams:
         raise ParamsError(
             f"stage '{self.stage}' read params key '{key}' but declares only {self.declared}: "
             f"add it to the rule's params_for(...) in rules/*.smk and regenerate dvc.yaml (make dvc.yaml)")
-
-    def get(self, key: str, default: Any = None) -> Any:
-        try:
-            return self[key]
-        except ParamsError:
-            if any(key == d or key.startswith(d + ".") for d in self._values):
-                return default
-            raise
