@@ -27,4 +27,6 @@ rule all:
 
 include: "rules/model.smk"
 include: "rules/data.smk"
+include: "rules/translate.smk"
 include: "rules/train.smk"
+include: "rules/evaluate.smk"

@@ -5,7 +5,9 @@
 
 Each Snakemake job becomes a DVC stage that runs the same script through its command-line shim:
 deps = the script, the dragoman/ modules it imports and the rule's inputs; params = exactly the keys of the
-rule's params_for(...); reports/*.json become metrics kept in git (cache: false), everything else is cached.
+rule's params_for(...); reports/*.json and results/*.json become metrics kept in git (cache: false), other
+small outputs under reports/ and results/ (curves, charts, hypotheses, the card) are cache: false outs and
+PNGs/tables there become plots; everything else (data, models) is cached.
 Reads the DAG through Snakemake internals (pinned snakemake==9.27.1; covered by tests/test_dvcgen.py).
 """
 from __future__ import annotations
@@ -22,6 +24,8 @@ import yaml
 HEADER = ("# GENERATED from the Snakemake rules (rules/*.smk) by `make dvc.yaml` (python -m dragoman.dvcgen).\n"
           "# Do not edit by hand: change the rules and regenerate; tests fail when this file is stale.\n")
 TARGET = "all"
+TABLE_PLOTS = {"results/headline.csv": {"x": "ppl_target", "y": "model", "template": "bar_horizontal",
+                                        "title": "target-language perplexity by model (lower is better)"}}
 
 
 def snakemake_jobs(root: Path, target: str = TARGET) -> list:
@@ -64,9 +68,10 @@ def stage_of(job, root: Path) -> dict:
     for name, path in job.output.items():
         path = _rel(path, root)
         args.append(f"--output {name}={path}")
-        if path.startswith("reports/") and path.endswith(".json"):
+        small = path.startswith(("reports/", "results/"))
+        if small and path.endswith(".json"):
             metrics.append(path)
-        elif path.startswith("reports/"):  # a DVCLive folder: curves kept in git, drawn by `dvc plots show`
+        elif small:  # DVCLive folders, charts, hypotheses, the card: small, kept in git, not in the DVC cache
             outs.append({path: {"cache": False}})
         else:
             outs.append(path)
@@ -91,8 +96,11 @@ def render(root: Path) -> str:
         stages[job.rule.name] = stage_of(job, root)
     reports = sorted(next(iter(m)) for s in stages.values() for m in s.get("metrics", [])
                      if not next(iter(m)).endswith(".perf.json"))
-    live = sorted(next(iter(o)) for s in stages.values() for o in s.get("outs", []) if isinstance(o, dict))
-    doc = {"stages": stages, "metrics": reports, "plots": [{f"{d}/plots/metrics": {"x": "step"}} for d in live]}
+    small = sorted(next(iter(o)) for s in stages.values() for o in s.get("outs", []) if isinstance(o, dict))
+    plots = [{f"{d}/plots/metrics": {"x": "step"}} for d in small if d.endswith(".live")]
+    plots += [p for p in small if p.endswith(".png")]
+    plots += [{p: spec} for p, spec in TABLE_PLOTS.items() if p in small]
+    doc = {"stages": stages, "metrics": reports, "plots": plots}
     return HEADER + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=1000)
 
 

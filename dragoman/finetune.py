@@ -65,9 +65,9 @@ def with_answers(tokenized: list[tuple[list[int], list[int]]], tags: list[str]) 
 
 
 def sft_rows(tok, train: list[dict], dev: list[dict], p: dict, langs: dict, seq_len: int,
-             packing: bool) -> tuple[list[Row], list[Row], dict]:
+             packing: bool, translated: list[dict] = ()) -> tuple[list[Row], list[Row], dict]:
     """Train and dev rows of the SFT mixture (examples without answer tokens dropped) and the report's fields."""
-    examples = sft_mixture(train, p, langs)
+    examples = sft_mixture(train, p, langs, translated)
     tokenized, tags, no_answer = with_answers([tokenize_chat(tok, m, seq_len) for _, m in examples],
                                               [t for t, _ in examples])
     table = table_of([(t, None) for t in tags], [sum(1 for l in labels if l != IGNORE) for _, labels in tokenized])

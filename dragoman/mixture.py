@@ -2,8 +2,8 @@
 
 CPT: target-language text + `replay_ratio` (share of tokens) of source-language text, against forgetting.
 SFT: instruction-formatted rows from several generators (bilingual translation tasks from parallel pairs,
-classification questions from labelled records, source-language instructions, and - once the
-translate-and-tune stages exist - translated instructions), each capped by its row count in params.
+classification questions from labelled records, source-language instructions, and the translated
+instructions of the translate-and-tune stages), each capped by its row count in params.
 Everything is deterministic: generators walk records in file order, choices come from seeded RNGs.
 """
 from __future__ import annotations
@@ -110,13 +110,15 @@ def table_of(examples: list[tuple[str, object]], token_counts: list[int]) -> dic
     return dict(sorted(table.items()))
 
 
-def sft_mixture(records: list[dict], p: dict, langs: dict) -> list[tuple[str, list[dict]]]:
+def sft_mixture(records: list[dict], p: dict, langs: dict, translated: list[dict] = ()) -> list[tuple[str, list[dict]]]:
     """(source tag, messages) rows of every SFT generator, capped by `p["mixture"]`.
 
-    Records are visited in a seeded order so every source gets its share of each cap.
+    Records are visited in a seeded order so every source gets its share of each cap; `translated` is the
+    translated instruction corpus (data/instructions/train.jsonl), in the target language.
     """
     n = lambda key: p["mixture"][key]
     records = sample(records, len(records), p["seed"], keep_order=False)
-    return (translation_tasks(records, langs["names"], p["translate_prompt"], n("translation"), p["seed"])
+    return (instructions(list(translated), langs["target"], n("translated_instructions"))
+            + translation_tasks(records, langs["names"], p["translate_prompt"], n("translation"), p["seed"])
             + classification_tasks(records, p["classification_tasks"], n("classification"), p["seed"])
             + instructions(records, langs["source"], n("source_instructions")))

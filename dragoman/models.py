@@ -44,6 +44,47 @@ def load_plain(model: str, dtype: str):
         plain = type(gguf_model)(config)
         plain.load_state_dict(gguf_model.state_dict())
         plain.generation_config = gguf_model.generation_config
+        # transformers' GGUF tokenizer conversion takes <|im_start|> as EOS; the model ends its turns with the
+        # generation config's EOS (<|im_end|>, as the original tokenizer_config says): use that for EOS and padding
+        gen = gguf_model.generation_config
+        if gen.eos_token_id is not None and tok.eos_token_id != gen.eos_token_id:
+            tok.eos_token = tok.convert_ids_to_tokens(gen.eos_token_id)
+        if gen.pad_token_id is not None:
+            tok.pad_token = tok.convert_ids_to_tokens(gen.pad_token_id)
         return plain.to(torch_dtype).eval(), tok
     tok = AutoTokenizer.from_pretrained(model)
     return AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype).eval(), tok
+
+
+POINTER = "dragoman-source.json"  # a model folder that only names a hub id or path (a teacher too big to copy)
+
+
+def write_pointer(folder, model: str) -> None:
+    import json
+    Path(folder, POINTER).write_text(json.dumps({"model": model}) + "\n")
+
+
+def resolve(folder: str) -> str:
+    """What to load for a stage's model folder: the folder, or the hub id / path its pointer names."""
+    import json
+    pointer = Path(folder, POINTER)
+    return json.loads(pointer.read_text())["model"] if pointer.exists() else folder
+
+
+def safetensors_dtypes(folder: str) -> dict[str, dict]:
+    """{tensor name: {dtype, bytes}} read from the headers of a folder's *.safetensors files (no tensor loaded)."""
+    import json
+    import struct
+    out = {}
+    for f in sorted(Path(folder).glob("*.safetensors")):
+        with open(f, "rb") as fh:
+            (n,) = struct.unpack("<Q", fh.read(8))
+            header = json.loads(fh.read(n))
+        for name, meta in header.items():
+            if name != "__metadata__":
+                out[name] = {"dtype": meta["dtype"], "bytes": meta["data_offsets"][1] - meta["data_offsets"][0]}
+    return out
+
+
+def folder_bytes(folder: str) -> int:
+    return sum(f.stat().st_size for f in Path(folder).glob("*.safetensors"))

@@ -37,12 +37,28 @@ def dvc_commit_command():
     return f"{sys.executable} -m dragoman.dvcsync"
 
 
+def lineage_models(names):
+    """{name: models/<name>}: named inputs for the stages that read several models of the lineage."""
+    return {name: f"models/{name}" for name in names}
+
+
+def provenance_keys():
+    """Params sections recorded in results/metrics.json's provenance: the stages of the evaluated lineage."""
+    return ["base", "cpt", "sft", "qlora", "merge"]
+
+
 def default_targets():
     return [
         "models/base",
         "data/splits/train.jsonl",
         "reports/splits.json",
         "reports/fertility.json",
+        "reports/teacher_fp8.json",
+        "reports/translator.json",
+        "reports/instructions.json",
+        "results/metrics.json",
+        "reports/layers.json",
+        "results/model_card.md",
         "reports/sft.json",
         "reports/qlora.json",
     ]

@@ -1,11 +1,12 @@
 """Stage `qlora`: 4-bit NF4 QLoRA on the SFT mixture (seed 000's recipe, a branch parallel to `sft`).
 
-Inputs:  model (models/cpt or models/base, by `qlora.init`), train, dev (data/splits/{train,dev}.jsonl)
+Inputs:  model (models/cpt or models/base, by `qlora.init`), train, dev (data/splits/{train,dev}.jsonl),
+         instructions (data/instructions/train.jsonl)
 Outputs: model (models/qlora: adapter/ + weights merged into the unquantized init model), report
          (reports/qlora.json), live (reports/qlora.live), perf (reports/qlora.perf.json)
 Params:  qlora, sft.mixture, sft.translate_prompt, sft.classification_tasks, languages (the SFT mixture)
 Debug:   python scripts/qlora.py --input model=models/cpt --input train=data/splits/train.jsonl \
-             --input dev=data/splits/dev.jsonl --output model=/tmp/qlora --output report=/tmp/qlora.json \
+             --input dev=data/splits/dev.jsonl --input instructions=data/instructions/train.jsonl --output model=/tmp/qlora --output report=/tmp/qlora.json \
              --output live=/tmp/qlora.live --keys qlora,sft.mixture,sft.translate_prompt,sft.classification_tasks,languages
 
 bitsandbytes NF4 + double quantization + bf16 compute, `prepare_model_for_kbit_training`, peft LoRA.
@@ -35,11 +36,12 @@ def main(st: stage.Stage) -> None:
     model, tok = load_model(st.input["model"], quantize_4bit=q["quant"])
     train = list(io.read_jsonl(st.input["train"]))
     dev = list(io.read_jsonl(st.input["dev"]))
-    train_rows, dev_rows, data_report = sft_rows(tok, train, dev, p, langs, cfg.seq_len, cfg.packing)
+    train_rows, dev_rows, data_report = sft_rows(tok, train, dev, p, langs, cfg.seq_len, cfg.packing,
+                                                   list(io.read_jsonl(st.input["instructions"])))
     model = apply_lora(model, q["lora"], kbit=True, seed=cfg.seed)
     n_params = count_params(model)
     n_4bit = sum(1 for m in model.modules() if type(m).__name__ == "Linear4bit")
-    scratch = scratch_for("qlora", [st.input[k] for k in ("model", "train", "dev")],
+    scratch = scratch_for("qlora", [st.input[k] for k in ("model", "train", "dev", "instructions")],
                           {"qlora": q, "sft": p, "languages": langs}, list(code_deps("scripts/qlora.py")))
     trainer = Trainer(model, cfg, scratch)
     result = trainer.fit(train_rows, dev_rows)

@@ -1,17 +1,17 @@
 """Stage `sft`: supervised fine-tuning of the CPT model on the instruction mixture, loss on assistant tokens only.
 
-Inputs:  model (models/cpt), train, dev (data/splits/{train,dev}.jsonl)
+Inputs:  model (models/cpt), train, dev (data/splits/{train,dev}.jsonl), instructions (data/instructions/train.jsonl)
 Outputs: model (models/sft: merged weights + adapter/), report (reports/sft.json: losses, tokens, mixture table),
          live (reports/sft.live: DVCLive curves), perf (reports/sft.perf.json)
 Params:  sft, languages
 Debug:   python scripts/sft.py --input model=models/cpt --input train=data/splits/train.jsonl \
-             --input dev=data/splits/dev.jsonl --output model=/tmp/sft --output report=/tmp/sft.json \
+             --input dev=data/splits/dev.jsonl --input instructions=data/instructions/train.jsonl --output model=/tmp/sft --output report=/tmp/sft.json \
              --output live=/tmp/sft.live --keys sft,languages
 
-Mixture (rows per generator in `sft.mixture`): bilingual translation tasks from the parallel training pairs
+Mixture (rows per generator in `sft.mixture`): the translated instruction corpus (Hala's main ingredient),
+bilingual translation tasks from the parallel training pairs
 (both directions), classification questions from the labelled training records (InstAr-500k: 45.7 % of its rows
-are generated classification), and an optional share of source-language instructions. The translated instruction
-corpus joins this mixture when the translate-and-tune stages land.
+are generated classification), and an optional share of source-language instructions against forgetting.
 """
 
 import logging
@@ -35,11 +35,12 @@ def main(st: stage.Stage) -> None:
     model, tok = load_model(st.input["model"])
     train = list(io.read_jsonl(st.input["train"]))
     dev = list(io.read_jsonl(st.input["dev"]))
-    train_rows, dev_rows, data_report = sft_rows(tok, train, dev, p, langs, cfg.seq_len, cfg.packing)
+    train_rows, dev_rows, data_report = sft_rows(tok, train, dev, p, langs, cfg.seq_len, cfg.packing,
+                                                   list(io.read_jsonl(st.input["instructions"])))
     if p["method"] == "lora":
         model = apply_lora(model, p["lora"], seed=cfg.seed)
     n_params = count_params(model)
-    scratch = scratch_for("sft", [st.input[k] for k in ("model", "train", "dev")], {"sft": p, "languages": langs},
+    scratch = scratch_for("sft", [st.input[k] for k in ("model", "train", "dev", "instructions")], {"sft": p, "languages": langs},
                           list(code_deps("scripts/sft.py")))
     trainer = Trainer(model, cfg, scratch)
     result = trainer.fit(train_rows, dev_rows)

@@ -87,7 +87,22 @@ def tiny_params(repo: Path, model: Path) -> None:
         p[stage].update(seq_len=64, batch_size=4, max_steps=4, eval_every=2, eval_rows=4, save_every=2, lr=3e-3)
     p["cpt"]["max_records"] = 200
     p["sft"]["seq_len"] = p["qlora"]["seq_len"] = 128  # the tiny byte-level tokenizer spends ~1 token per byte
-    p["sft"]["mixture"] = {"translation": 40, "classification": 20, "source_instructions": 10}
+    p["sft"]["mixture"] = {"translation": 40, "classification": 20, "source_instructions": 10,
+                           "translated_instructions": 10}
+    for stage in ("teacher", "translator"):  # translation prompts: ~1 token per byte with the tiny tokenizer
+        p[stage].update(seq_len=192, batch_size=4, max_steps=4, eval_every=2, eval_rows=4, save_every=2, lr=3e-3,
+                        max_pairs=60)
+    tiny_gen = {"max_new_tokens": 8, "batch_size": 8}
+    for section in (p["teacher_fp8"], p["pairs"], p["translator"], p["instructions"], p["eval"]["translation"]):
+        section["generation"].update(tiny_gen)
+    p["teacher_fp8"]["eval"]["n"] = p["translator"]["eval"]["n"] = 6
+    p["pairs"].update(n_instructions=4, max_source_tokens=24)
+    p["pairs"]["judge"].update(max_pairs=16, max_len=192)
+    p["instructions"].update(n=6, max_source_tokens=24, backtranslation_sample=2)
+    p["eval"].update(perplexity={"n": 8, "max_len": 64}, mcq={"source": "exams_ar", "n": 6},
+                     classification={"source": "arsarcasm_test", "n": 6})
+    p["eval"]["translation"]["n"] = 4
+    p["eval"]["robustness"]["n"] = 4
     (repo / "params.yaml").write_text(yaml.safe_dump(p, allow_unicode=True, sort_keys=False))
 
 

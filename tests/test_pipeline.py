@@ -1,4 +1,4 @@
-"""End to end: the data half of the DAG on the tiny config, under Snakemake and DVC, sharing one run."""
+"""End to end: the whole DAG on the tiny config, under Snakemake and DVC, sharing one run."""
 import hashlib
 import json
 from pathlib import Path
@@ -12,11 +12,40 @@ OUTPUTS = ["data/ingested/records.jsonl", "data/clean/records.jsonl", "data/clea
            "reports/ingest.json", "reports/clean.json", "reports/splits.json", "reports/fertility.json",
            "models/base/model.safetensors", "models/cpt/model.safetensors", "models/sft/model.safetensors",
            "models/qlora/model.safetensors", "models/qlora/adapter/adapter_model.safetensors",
-           "reports/cpt.json", "reports/sft.json", "reports/qlora.json"]
+           "reports/cpt.json", "reports/sft.json", "reports/qlora.json",
+           "models/teacher/model.safetensors", "models/teacher_fp8/model.safetensors", "data/pairs/tuples.jsonl",
+           "data/pairs/accepted.jsonl", "models/translator/model.safetensors", "data/instructions/train.jsonl",
+           "models/merged/model.safetensors", "reports/teacher.json", "reports/teacher_fp8.json", "reports/pairs.json",
+           "reports/translator.json", "reports/instructions.json", "reports/merge.json", "reports/layers.json",
+           "reports/layers.png", "results/metrics.png", "results/headline.csv"]
+# Not compared byte for byte: results/metrics.json's provenance (git revision and dirty flag, device) and the
+# model card that prints it; digest() compares metrics.json without its provenance instead.
+DOWNSTREAM_OF_CLEAN = {"clean", "splits", "fertility", "cpt", "sft", "qlora", "teacher", "teacher_fp8", "pairs",
+                       "translator", "instructions", "merge", "metrics", "layers", "card"}
+SCORES = {"type": "object", "required": ["n", "bleu", "chrf", "chrf++", "bleu_signature", "chrf_signature"]}
+PPL = {"type": "object", "required": ["ppl", "nll_per_char", "tokens", "texts"],
+       "properties": {"ppl": {"type": "number", "exclusiveMinimum": 1}}}
+METRICS_SCHEMA = {
+    "type": "object", "required": ["headline", "delta_vs_base", "models", "eval_sets", "provenance"],
+    "properties": {
+        "models": {"type": "object", "required": ["base", "cpt", "sft", "qlora", "merged"], "additionalProperties": {
+            "type": "object", "required": ["perplexity", "translation", "mcq", "classification", "robustness"],
+            "properties": {
+                "perplexity": {"type": "object", "required": ["target", "source"], "additionalProperties": PPL},
+                "translation": {"type": "object", "required": ["en->ar", "ar->en"], "additionalProperties": SCORES},
+                "mcq": {"type": "object", "required": ["acc", "acc_norm", "n"]},
+                "classification": {"type": "object", "required": ["dialect", "sentiment"], "additionalProperties": {
+                    "type": "object", "required": ["accuracy", "macro_f1", "n"]}},
+                "robustness": {"type": "object", "required": ["original", "strip_diacritics", "tatweel", "typos"]}}}},
+        "provenance": {"type": "object", "required": ["inputs", "params", "git", "packages", "device"]}}}
 
 
 def digest(repo: Path) -> dict:
-    return {p: hashlib.sha256((repo / p).read_bytes()).hexdigest() for p in OUTPUTS}
+    out = {p: hashlib.sha256((repo / p).read_bytes()).hexdigest() for p in OUTPUTS}
+    metrics = json.loads((repo / "results/metrics.json").read_text())
+    del metrics["provenance"]
+    out["results/metrics.json without provenance"] = hashlib.sha256(json.dumps(metrics, sort_keys=True).encode()).hexdigest()
+    return out
 
 
 def load(repo, p):
@@ -24,7 +53,7 @@ def load(repo, p):
 
 
 def test_outputs_and_ledgers(tiny_repo):
-    for p in OUTPUTS:
+    for p in OUTPUTS + ["results/model_card.md", "results/metrics.json"]:
         assert (tiny_repo / p).exists(), p
     ing, cl, sp = (load(tiny_repo, f"reports/{s}.json") for s in ("ingest", "clean", "splits"))
     for rep in (ing, cl, sp):
@@ -77,7 +106,7 @@ def test_clean_param_edit_reruns_clean_and_downstream_only(tiny_repo):
         p = yaml.safe_load(params)
         p["clean"]["min_chars"] = 10
         (tiny_repo / "params.yaml").write_text(yaml.safe_dump(p, allow_unicode=True, sort_keys=False))
-        assert planned_jobs(tiny_repo) == {"clean", "splits", "fertility", "cpt", "sft", "qlora", "all"}
+        assert planned_jobs(tiny_repo) == DOWNSTREAM_OF_CLEAN | {"all"}
     finally:
         (tiny_repo / "params.yaml").write_text(params)
     assert planned_jobs(tiny_repo) == set()
@@ -96,9 +125,51 @@ def test_dvc_repro_reproduces_byte_identical_outputs_then_reruns_only_what_chang
     try:
         out = run([str(BIN / "dvc"), "repro"], tiny_repo).stdout
         ran = {l.split("'")[1] for l in out.splitlines() if l.startswith("Running stage")}
-        assert ran == {"clean", "splits", "fertility", "cpt", "sft", "qlora"}, out
+        assert ran == DOWNSTREAM_OF_CLEAN, out
     finally:
         (tiny_repo / "params.yaml").write_text(params)
         run([str(BIN / "dvc"), "repro"], tiny_repo)
     assert planned_jobs(tiny_repo) == set()  # and after a DVC run, Snakemake has nothing to do either
 
+
+
+def test_translate_and_tune_stages(tiny_repo):
+    fp8 = load(tiny_repo, "reports/teacher_fp8.json")
+    assert fp8["fp8_tensors"] > 0 and fp8["bytes_fp8"] < fp8["bytes_bf16"] and fp8["n_fp8"] == fp8["n_bf16"] == 6
+    hyps = (tiny_repo / "reports/teacher_fp8.hyps.jsonl").read_text().splitlines()
+    assert len(hyps) == 6 and {"bf16", "fp8", "reference", "source"} <= set(json.loads(hyps[0]))
+    pairs = load(tiny_repo, "reports/pairs.json")
+    assert pairs["judge_method"] == "xent" and pairs["instructions_in"] == 4
+    for name, src in pairs["ledger"]["sources"].items():
+        assert src["in"] == src["kept"] + sum(src["dropped"].values()), name
+    assert pairs["accepted_pairs"] == len((tiny_repo / "data/pairs/accepted.jsonl").read_text().splitlines()) > 0
+    assert sum(pairs["score_histogram"]["counts"]) > 0
+    tr = load(tiny_repo, "reports/translator.json")
+    assert set(tr["scores"]) == {"base", "translator"} and "tok:13a" in tr["scores"]["base"]["en->ar"]["bleu_signature"]
+    ins = load(tiny_repo, "reports/instructions.json")
+    assert ins["ledger"]["total"]["in"] == 6
+    assert ins["records"] == len((tiny_repo / "data/instructions/train.jsonl").read_text().splitlines())
+    # a rerun of a generation stage finds every output in its cache: zero generate calls
+    out = run([str(BIN / "python"), "scripts/instructions.py", "--input", "model=models/translator", "--input",
+               "train=data/splits/train.jsonl", "--output", "corpus=/tmp/dragoman-instr.jsonl", "--output",
+               "report=/tmp/dragoman-instr.json", "--output", "perf=/tmp/dragoman-instr.perf.json",
+               "--keys", "instructions,translator.prompt,languages"], tiny_repo)
+    assert json.loads(Path("/tmp/dragoman-instr.perf.json").read_text())["generate"]["generate_calls"] == 0, out.stderr
+
+
+def test_merge_metrics_layers_card(tiny_repo):
+    import jsonschema
+    m = load(tiny_repo, "results/metrics.json")
+    jsonschema.validate(m, METRICS_SCHEMA)
+    assert set(m["headline"]) == {"base", "cpt", "sft", "qlora", "merged"}
+    assert m["provenance"]["inputs"]["merged"] and "torch" in m["provenance"]["packages"]
+    assert m["eval_sets"]["mcq"] == 6 and m["models"]["base"]["mcq"]["n"] == 6
+    hyps = (tiny_repo / "results/hyps.jsonl").read_text().splitlines()
+    assert len(hyps) == 5 * 2 * 4  # models x directions x pairs
+    lay = load(tiny_repo, "reports/layers.json")
+    assert set(lay) == {"base->cpt", "cpt->sft", "base->merged"}
+    assert lay["base->cpt"]["mean"] > 0 and "mlp.down_proj" in lay["base->cpt"]["by_module_layer"]
+    assert load(tiny_repo, "reports/merge.json")["mergekit_config"]["merge_method"] == "slerp"
+    card = (tiny_repo / "results/model_card.md").read_text()
+    assert "## Metrics" in card and "CC-BY 2.0 FR" in card and "| merged |" in card
+    assert not (tiny_repo / "models/merged/README.md").exists()  # the card never lands in the merged folder

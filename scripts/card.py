@@ -1,0 +1,75 @@
+"""Stage `card`: the model card of the merged model, generated from the metrics and the stage reports.
+
+Inputs:  metrics (results/metrics.json), merge, sft, cpt, translator, instructions, splits (reports/*.json)
+Outputs: card (results/model_card.md) — written beside the results, never into models/merged (which `metrics`
+         reads: writing there would invalidate it)
+Params:  card, languages, sources, base.model, merge
+Debug:   python scripts/card.py --input metrics=results/metrics.json --input merge=reports/merge.json \
+             --input sft=reports/sft.json --input cpt=reports/cpt.json --input translator=reports/translator.json \
+             --input instructions=reports/instructions.json --input splits=reports/splits.json \
+             --output card=/tmp/card.md --keys card,languages,sources,base.model,merge
+"""
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
+
+from dragoman import io, stage
+
+log = logging.getLogger("card")
+
+
+def table(rows: dict, cols: list[str]) -> list[str]:
+    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)
+    return (["| model | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+            + [f"| {n} | " + " | ".join(fmt(r.get(c)) for c in cols) + " |" for n, r in rows.items()])
+
+
+def render(p: dict, langs: dict, sources: dict, base_model: str, merge: dict, reports: dict) -> str:
+    m = reports["metrics"]
+    head = m["headline"]
+    tgt, src = langs["names"].get(langs["target"]), langs["names"].get(langs["source"])
+    prov = m["provenance"]
+    lines = [f"# {p['name']}", "",
+             f"{base_model} adapted to {tgt} by dragoman: continual pretraining, supervised fine-tuning on a mixture "
+             f"with a translated instruction corpus, then a {merge['method']} merge of `{merge['model']}` with the "
+             "base model. Generated from results/metrics.json; every number below was measured by the pipeline.", "",
+             "## Lineage", "",
+             f"- base: `{base_model}`",
+             f"- cpt: {reports['cpt']['steps']} steps, {reports['cpt']['tokens_seen']} tokens "
+             f"(dev loss {reports['cpt']['eval_loss_step0']} -> {reports['cpt']['eval_loss_final']})",
+             f"- translator: {reports['translator']['steps']} steps; translated instructions kept: "
+             f"{reports['instructions']['records']}",
+             f"- sft (init `cpt`): {reports['sft']['steps']} steps, {reports['sft']['tokens_seen']} tokens "
+             f"(dev loss {reports['sft']['eval_loss_step0']} -> {reports['sft']['eval_loss_final']})",
+             f"- merge: `{json.dumps(reports['merge']['mergekit_config']['parameters'] if 'parameters' in reports['merge']['mergekit_config'] else {}, ensure_ascii=False)}` "
+             f"({merge['method']}, t = 0 is the base)",
+             f"- code: git {prov['git']['revision']}{' (dirty)' if prov['git']['dirty'] else ''}", "",
+             "## Data versions", "",
+             "| artifact | sha256 |", "|---|---|"]
+    lines += [f"| {k} | `{v[:16]}` |" for k, v in prov["inputs"].items()]
+    lines += ["", f"Splits: {json.dumps(reports['splits'].get('total', {}), ensure_ascii=False)}", "",
+              "## Metrics (held-out test split)", "", *table(head, list(next(iter(head.values())))), "",
+              "Sizes of the evaluation sets: " + ", ".join(f"{k} {v}" for k, v in m["eval_sets"].items()) + ".",
+              "Translation scores carry their sacrebleu signatures in results/metrics.json.", "",
+              "## Intended use", "", p["intended_use"].strip(), "", "## Limitations", "", p["limitations"].strip(), "",
+              "## Data licences", "", "| source | licence |", "|---|---|"]
+    lines += [f"| {name} | {p['licences'].get(name, 'unknown: add it to card.licences')} |"
+              for name in [*sorted(sources), "base model"]]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main(st: stage.Stage) -> None:
+    reports = {k: json.loads(Path(v).read_text()) for k, v in st.input.items() if k != "code"}
+    text = render(st.params["card"], st.params["languages"], st.params["sources"], st.params["base.model"],
+                  st.params["merge"], reports)
+    with io.atomic_path(st.output["card"]) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    stage.run(main, globals())

@@ -1,0 +1,111 @@
+"""Stage `translator`: distil the teacher into a lightweight translator (Hala: LFM2-1.2B) and score it.
+
+Inputs:  model (models/base), tuples, accepted (data/pairs/*.jsonl), dev, test (data/splits/*.jsonl)
+Outputs: model (models/translator), report (reports/translator.json: BLEU/chrF/chrF++ of base vs translator,
+         both directions, sacrebleu signatures), hyps (reports/translator.hyps.jsonl), live, perf
+Params:  translator, languages
+Debug:   python scripts/translator.py --input model=models/base --input tuples=data/pairs/tuples.jsonl \
+             --input accepted=data/pairs/accepted.jsonl --input dev=data/splits/dev.jsonl \
+             --input test=data/splits/test.jsonl --output model=/tmp/tr --output report=/tmp/tr.json \
+             --output hyps=/tmp/tr.hyps.jsonl --output live=/tmp/tr.live --keys translator,languages
+
+Training rows: every bilingual tuple in both directions (instruction and response separately) plus up to
+`translator.max_pairs` judged parallel pairs (direction drawn by a seeded coin). `translator.model: base` starts
+from the pipeline's base model; a hub id or path (Hala: LiquidAI/LFM2-1.2B) starts from that model instead.
+Evaluation: `translator.eval.n` pairs of the test split of `translator.eval.source`, translated both ways.
+"""
+
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
+
+from dragoman import io, stage, translation
+from dragoman.chat import tokenize_chat
+from dragoman.codedeps import code_deps
+from dragoman.finetune import (apply_lora, count_params, load_model, rows_of, save_model, scratch_for, summary,
+                               with_answers, write_live)
+from dragoman.generate import GenConfig, Generator
+from dragoman.mixture import sample, table_of, translation_tasks
+from dragoman.trainer import Trainer, TrainConfig
+
+log = logging.getLogger("translator")
+
+
+def tuple_tasks(tuples: list[dict], prompt: str, names: dict) -> list[tuple[str, list[dict]]]:
+    """Each field of each tuple in both directions."""
+    out = []
+    for t in tuples:
+        a, b = t["langs"]
+        for field in ("instruction", "response"):
+            for s, d in ((a, b), (b, a)):
+                out.append((f"tuples:{field}", translation.messages(prompt, t[field][s], s, d, names)
+                            + [{"role": "assistant", "content": t[field][d]}]))
+    return out
+
+
+def evaluate(model_dir: str, pairs: list[dict], p: dict, langs: dict, scratch: Path, name: str) -> tuple[dict, dict]:
+    """{direction: scores} and {direction: hypotheses} of one model on the evaluation pairs."""
+    gen = Generator(model_dir, GenConfig.from_params(p["generation"]), p["prompt"], scratch, name=name)
+    scores, hyps = {}, {}
+    for s, d in ((langs["source"], langs["target"]), (langs["target"], langs["source"])):
+        items = [(f"{r['id']}|{s}>{d}", translation.messages(p["prompt"], r["texts"][s], s, d, langs["names"]))
+                 for r in pairs]
+        outs = gen(items)
+        hyps[f"{s}->{d}"] = [outs[i].text for i, _ in items]
+        scores[f"{s}->{d}"] = {**translation.score(hyps[f"{s}->{d}"], [r["texts"][d] for r in pairs],
+                                                   langs["scripts"].get(d, "")),
+                               "truncated": sum(outs[i].truncated for i, _ in items)}
+    return scores, {"hyps": hyps, "perf": gen.perf()}
+
+
+def main(st: stage.Stage) -> None:
+    p, langs = st.params["translator"], st.params["languages"]
+    cfg = TrainConfig.from_params(p)
+    init = st.input["model"] if p["model"] == "base" else p["model"]
+    model, tok = load_model(init)
+    tuples = list(io.read_jsonl(st.input["tuples"]))
+    accepted = list(io.read_jsonl(st.input["accepted"]))
+    tasks = tuple_tasks(tuples, p["prompt"], langs["names"]) + translation_tasks(
+        sample(accepted, p["max_pairs"], p["seed"], keep_order=False), langs["names"], p["prompt"], p["max_pairs"],
+        p["seed"])
+    tokenized, tags, dropped = with_answers([tokenize_chat(tok, m, cfg.seq_len) for _, m in tasks],
+                                            [t for t, _ in tasks])
+    table = table_of([(t, None) for t in tags], [sum(1 for x in lab if x >= 0) for _, lab in tokenized])
+    train_rows = rows_of(tokenized, cfg.seq_len, tok.pad_token_id, cfg.packing)
+    dev = [r for r in io.read_jsonl(st.input["dev"]) if r["kind"] == "parallel"]
+    dev_tasks = translation_tasks(sample(dev, cfg.eval_rows * 4, p["seed"]), langs["names"], p["prompt"],
+                                  cfg.eval_rows * 4, p["seed"])
+    dev_rows = rows_of(with_answers([tokenize_chat(tok, m, cfg.seq_len) for _, m in dev_tasks],
+                                    [t for t, _ in dev_tasks])[0], cfg.seq_len, tok.pad_token_id, True)
+    model = apply_lora(model, p["lora"], seed=cfg.seed)
+    n_params = count_params(model)
+    scratch = scratch_for("translator", [st.input[k] for k in ("model", "tuples", "accepted", "dev", "test")],
+                          {"translator": p, "languages": langs}, list(code_deps("scripts/translator.py")))
+    trainer = Trainer(model, cfg, scratch / "train")
+    result = trainer.fit(train_rows, dev_rows)
+    if not trainer.acc.is_main_process:
+        return
+    save_model(trainer.unwrap(), tok, st.output["model"], init)
+    write_live(result["history"], st.output["live"], result["timings"])
+    test = [r for r in io.read_jsonl(st.input["test"])
+            if r["kind"] == "parallel" and r["source"] == p["eval"]["source"]]
+    pairs = sample(test, p["eval"]["n"], seed=0)
+    scores, hyps = {}, []
+    for name, folder in (("base", init), ("translator", st.output["model"])):
+        scores[name], extra = evaluate(folder, pairs, p, langs, scratch, name)
+        st.perf[f"generate_{name}"] = extra["perf"]
+        hyps += [{"model": name, "direction": d, "id": r["id"], "hypothesis": h}
+                 for d, hs in extra["hyps"].items() for r, h in zip(pairs, hs)]
+    io.write_jsonl(st.output["hyps"], hyps)
+    io.write_json(st.output["report"], {
+        **summary(result), "model": p["model"], "params": n_params, "train_rows": len(train_rows),
+        "dropped_no_answer_tokens": dropped, "mixture": table, "eval_source": p["eval"]["source"],
+        "eval_pairs": len(pairs), "scores": scores,
+        "chrf_gain": {d: round(scores["translator"][d]["chrf"] - scores["base"][d]["chrf"], 4) for d in scores["base"]}})
+    st.perf.update(result["perf"])
+
+
+if __name__ == "__main__":
+    stage.run(main, globals())
