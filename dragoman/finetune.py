@@ -79,6 +79,12 @@ def sft_rows(tok, train: list[dict], dev: list[dict], p: dict, langs: dict, seq_
                                   "train_rows": len(train_rows), "mixture": table}
 
 
+def translated(st) -> list[dict]:
+    """The translated instruction corpus, when the rule passes one (sft.mixture.translated_instructions > 0)."""
+    path = st.input.get("instructions")
+    return list(io.read_jsonl(path)) if path else []
+
+
 def rows_of(examples: list[tuple[list[int], list[int]]], seq_len: int, pad_id: int, packing: bool) -> list[Row]:
     return pack(examples, seq_len, pad_id) if packing else pad(examples, seq_len, pad_id)
 

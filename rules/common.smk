@@ -47,18 +47,34 @@ def provenance_keys():
     return ["base", "cpt", "sft", "qlora", "merge"]
 
 
+def uses_translated_corpus():
+    """The translate-and-tune stages run only when an SFT mixture takes translated instructions."""
+    return config["sft"]["mixture"]["translated_instructions"] > 0
+
+
+def translated_corpus():
+    """Named input {instructions: data/instructions/train.jsonl} for sft/qlora, or nothing when switched off."""
+    return {"instructions": "data/instructions/train.jsonl"} if uses_translated_corpus() else {}
+
+
+def lineage_reports():
+    """Stage reports the model card cites: the training stages of the evaluated models, plus translate-and-tune."""
+    stages = [m for m in ("cpt", "sft", "qlora") if m in config["eval"]["models"]]
+    if uses_translated_corpus():
+        stages += ["translator", "instructions"]
+    return {s: f"reports/{s}.json" for s in stages}
+
+
 def default_targets():
-    return [
+    """What `snakemake` builds by default; stages nothing here needs (e.g. cpt when no model uses it) never run."""
+    targets = [
         "models/base",
-        "data/splits/train.jsonl",
         "reports/splits.json",
         "reports/fertility.json",
-        "reports/teacher_fp8.json",
-        "reports/translator.json",
-        "reports/instructions.json",
         "results/metrics.json",
         "reports/layers.json",
         "results/model_card.md",
-        "reports/sft.json",
-        "reports/qlora.json",
     ]
+    if uses_translated_corpus():
+        targets += ["reports/teacher_fp8.json", "reports/translator.json", "reports/instructions.json"]
+    return targets

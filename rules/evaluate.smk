@@ -79,11 +79,8 @@ rule card:
     input:
         metrics="results/metrics.json",
         merge="reports/merge.json",
-        cpt="reports/cpt.json",
-        sft="reports/sft.json",
-        translator="reports/translator.json",
-        instructions="reports/instructions.json",
         splits="reports/splits.json",
+        **lineage_reports(),
         code=code("scripts/card.py"),
     output:
         card="results/model_card.md",

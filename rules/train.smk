@@ -28,7 +28,7 @@ rule sft:
         model=f"models/{config['sft']['init']}",
         train="data/splits/train.jsonl",
         dev="data/splits/dev.jsonl",
-        instructions="data/instructions/train.jsonl",
+        **translated_corpus(),
         code=code("scripts/sft.py"),
     output:
         model=directory("models/sft"),
@@ -54,7 +54,7 @@ rule qlora:
         model=f"models/{config['qlora']['init']}",
         train="data/splits/train.jsonl",
         dev="data/splits/dev.jsonl",
-        instructions="data/instructions/train.jsonl",
+        **translated_corpus(),
         code=code("scripts/qlora.py"),
     output:
         model=directory("models/qlora"),

@@ -1,6 +1,7 @@
 """Stage `card`: the model card of the merged model, generated from the metrics and the stage reports.
 
-Inputs:  metrics (results/metrics.json), merge, sft, cpt, translator, instructions, splits (reports/*.json)
+Inputs:  metrics (results/metrics.json), merge, splits, and the reports of the lineage's training stages
+         (cpt, sft, qlora as evaluated; translator, instructions when the translated corpus is used)
 Outputs: card (results/model_card.md) — written beside the results, never into models/merged (which `metrics`
          reads: writing there would invalidate it)
 Params:  card, languages, sources, base.model, merge
@@ -31,22 +32,21 @@ def table(rows: dict, cols: list[str]) -> list[str]:
 def render(p: dict, langs: dict, sources: dict, base_model: str, merge: dict, reports: dict) -> str:
     m = reports["metrics"]
     head = m["headline"]
-    tgt, src = langs["names"].get(langs["target"]), langs["names"].get(langs["source"])
+    tgt = langs["names"].get(langs["target"], langs["target"])
     prov = m["provenance"]
     lines = [f"# {p['name']}", "",
-             f"{base_model} adapted to {tgt} by dragoman: continual pretraining, supervised fine-tuning on a mixture "
-             f"with a translated instruction corpus, then a {merge['method']} merge of `{merge['model']}` with the "
-             "base model. Generated from results/metrics.json; every number below was measured by the pipeline.", "",
+             f"{base_model} adapted to {tgt} by dragoman: the stages listed under Lineage, then a {merge['method']} "
+             f"merge of `{merge['model']}` with the base model. Generated from results/metrics.json; every number "
+             "below was measured by the pipeline.", "",
              "## Lineage", "",
              f"- base: `{base_model}`",
-             f"- cpt: {reports['cpt']['steps']} steps, {reports['cpt']['tokens_seen']} tokens "
-             f"(dev loss {reports['cpt']['eval_loss_step0']} -> {reports['cpt']['eval_loss_final']})",
-             f"- translator: {reports['translator']['steps']} steps; translated instructions kept: "
-             f"{reports['instructions']['records']}",
-             f"- sft (init `cpt`): {reports['sft']['steps']} steps, {reports['sft']['tokens_seen']} tokens "
-             f"(dev loss {reports['sft']['eval_loss_step0']} -> {reports['sft']['eval_loss_final']})",
-             f"- merge: `{json.dumps(reports['merge']['mergekit_config']['parameters'] if 'parameters' in reports['merge']['mergekit_config'] else {}, ensure_ascii=False)}` "
-             f"({merge['method']}, t = 0 is the base)",
+             *[f"- {k}: {reports[k]['steps']} steps, {reports[k]['tokens_seen']} tokens (dev loss "
+               f"{reports[k]['eval_loss_step0']} -> {reports[k]['eval_loss_final']})"
+               for k in ("cpt", "translator", "sft", "qlora") if k in reports],
+             *([f"- translated instructions kept: {reports['instructions']['records']}"]
+               if "instructions" in reports else []),
+             f"- merge: {merge['method']} of `{merge['model']}` with the base, t = {json.dumps(merge['t'])} "
+             "(0 = base, 1 = fine-tuned)",
              f"- code: git {prov['git']['revision']}{' (dirty)' if prov['git']['dirty'] else ''}", "",
              "## Data versions", "",
              "| artifact | sha256 |", "|---|---|"]

@@ -59,8 +59,8 @@ def eval_data(test: list[dict], p: dict, langs: dict, tasks: dict) -> dict:
         "target_texts": [t for r in sample(docs, p["perplexity"]["n"], seed) for t in texts_in(r, tgt)],
         "source_texts": [t for r in sample([r for r in test if texts_in(r, src)], p["perplexity"]["n"], seed)
                          for t in texts_in(r, src)],
-        "pairs": sample([r for r in test if r["kind"] == "parallel" and r["source"] == p["translation"]["source"]],
-                        p["translation"]["n"], seed),
+        "pairs": [r for name in p["translation"]["sources"] for r in sample(
+            [r for r in test if r["kind"] == "parallel" and r["source"] == name], p["translation"]["n"], seed)],
         "mcq": sample([r for r in test if r["kind"] == "mcq" and r["source"] == p["mcq"]["source"]], p["mcq"]["n"], seed),
         "classification": sample(cls, p["classification"]["n"], seed),
         "robust_texts": [t for r in sample(rob, p["robustness"]["n"], seed) for t in texts_in(r, tgt)],
@@ -93,6 +93,13 @@ def mcq(model, tok, records: list[dict], p: dict) -> dict:
             "acc_norm": round(sum(g == x["pick_norm"] for g, x in zip(gold, picks)) / n, 4), "n": len(records)}
 
 
+def directions(pairs: list[dict], target: str) -> list[tuple[str, str]]:
+    """Both directions between the target and each other language of the evaluation pairs (en<->ar; en<->bo,
+    zh<->bo), in a stable order: into the target first."""
+    others = sorted({l for r in pairs for l in r["texts"] if l != target})
+    return [(o, target) for o in others] + [(target, o) for o in others]
+
+
 def evaluate_model(name: str, path: str, data: dict, p: dict, langs: dict, tasks: dict, prompt: str,
                    scratch: Path) -> tuple[dict, list[dict], dict]:
     model, tok = load_model(path)
@@ -101,15 +108,16 @@ def evaluate_model(name: str, path: str, data: dict, p: dict, langs: dict, tasks
     m = {"perplexity": {"target": ppl(data["target_texts"]), "source": ppl(data["source_texts"])}}
     gen = Generator(path, GenConfig.from_params(p["translation"]["generation"]), prompt, scratch, name=name)
     m["translation"], hyps = {}, []
-    for s, d in ((langs["source"], langs["target"]), (langs["target"], langs["source"])):
+    for s, d in directions(data["pairs"], langs["target"]):
+        pairs = [r for r in data["pairs"] if {s, d} <= set(r["texts"])]
         items = [(f"{r['id']}|{s}>{d}", translation.messages(prompt, r["texts"][s], s, d, langs["names"]))
-                 for r in data["pairs"]]
+                 for r in pairs]
         outs = gen(items)
         texts = [outs[i].text for i, _ in items]
-        m["translation"][f"{s}->{d}"] = translation.score(texts, [r["texts"][d] for r in data["pairs"]],
+        m["translation"][f"{s}->{d}"] = translation.score(texts, [r["texts"][d] for r in pairs],
                                                           langs["scripts"].get(d, ""))
         hyps += [{"model": name, "direction": f"{s}->{d}", "id": r["id"], "hypothesis": h}
-                 for r, h in zip(data["pairs"], texts)]
+                 for r, h in zip(pairs, texts)]
     m["mcq"] = mcq(model, tok, data["mcq"], p)
     m["classification"] = classify(model, tok, data["classification"], tasks, p)
     rob = p["robustness"]
@@ -131,9 +139,10 @@ def headline(m: dict, langs: dict) -> dict:
     s, t = langs["source"], langs["target"]
     cls = m["classification"]
     return {"ppl_target": m["perplexity"]["target"]["ppl"], "ppl_source": m["perplexity"]["source"]["ppl"],
-            "chrf_src_tgt": m["translation"][f"{s}->{t}"].get("chrf"),
-            "chrf_tgt_src": m["translation"][f"{t}->{s}"].get("chrf"), "mcq_acc": m["mcq"]["acc"],
-            "classification_acc": round(sum(c["accuracy"] for c in cls.values()) / max(1, len(cls)), 4)}
+            "chrf_src_tgt": m["translation"].get(f"{s}->{t}", {}).get("chrf"),
+            "chrf_tgt_src": m["translation"].get(f"{t}->{s}", {}).get("chrf"),
+            "mcq_acc": m["mcq"]["acc"] if m["mcq"]["n"] else None,
+            "classification_acc": round(sum(c["accuracy"] for c in cls.values()) / len(cls), 4) if cls else None}
 
 
 def provenance(inputs: dict, params: dict) -> dict:

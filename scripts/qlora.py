@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman 
 from dragoman import io, stage
 from dragoman.codedeps import code_deps
 from dragoman.finetune import (apply_lora, count_params, finish, load_model, save_model, scratch_for, sft_rows, summary,
-                               write_live)
+                               translated, write_live)
 from dragoman.trainer import Trainer, TrainConfig
 
 log = logging.getLogger("qlora")
@@ -37,11 +37,11 @@ def main(st: stage.Stage) -> None:
     train = list(io.read_jsonl(st.input["train"]))
     dev = list(io.read_jsonl(st.input["dev"]))
     train_rows, dev_rows, data_report = sft_rows(tok, train, dev, p, langs, cfg.seq_len, cfg.packing,
-                                                   list(io.read_jsonl(st.input["instructions"])))
+                                                   translated(st))
     model = apply_lora(model, q["lora"], kbit=True, seed=cfg.seed)
     n_params = count_params(model)
     n_4bit = sum(1 for m in model.modules() if type(m).__name__ == "Linear4bit")
-    scratch = scratch_for("qlora", [st.input[k] for k in ("model", "train", "dev", "instructions")],
+    scratch = scratch_for("qlora", [st.input[k] for k in ("model", "train", "dev", "instructions") if k in st.input],
                           {"qlora": q, "sft": p, "languages": langs}, list(code_deps("scripts/qlora.py")))
     trainer = Trainer(model, cfg, scratch)
     result = trainer.fit(train_rows, dev_rows)

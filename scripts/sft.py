@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman 
 from dragoman import io, stage
 from dragoman.codedeps import code_deps
 from dragoman.finetune import (apply_lora, count_params, finish, load_model, save_model, scratch_for, sft_rows, summary,
-                               write_live)
+                               translated, write_live)
 from dragoman.trainer import Trainer, TrainConfig
 
 log = logging.getLogger("sft")
@@ -36,11 +36,11 @@ def main(st: stage.Stage) -> None:
     train = list(io.read_jsonl(st.input["train"]))
     dev = list(io.read_jsonl(st.input["dev"]))
     train_rows, dev_rows, data_report = sft_rows(tok, train, dev, p, langs, cfg.seq_len, cfg.packing,
-                                                   list(io.read_jsonl(st.input["instructions"])))
+                                                   translated(st))
     if p["method"] == "lora":
         model = apply_lora(model, p["lora"], seed=cfg.seed)
     n_params = count_params(model)
-    scratch = scratch_for("sft", [st.input[k] for k in ("model", "train", "dev", "instructions")], {"sft": p, "languages": langs},
+    scratch = scratch_for("sft", [st.input[k] for k in ("model", "train", "dev", "instructions") if k in st.input], {"sft": p, "languages": langs},
                           list(code_deps("scripts/sft.py")))
     trainer = Trainer(model, cfg, scratch)
     result = trainer.fit(train_rows, dev_rows)

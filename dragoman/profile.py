@@ -1,0 +1,59 @@
+"""Apply a params profile (an overlay such as profiles/tibetan.yaml) to params.yaml, for both tools.
+
+    python -m dragoman.profile profiles/tibetan.yaml          # rewrite params.yaml + dvc.yaml
+    python -m dragoman.profile profiles/tibetan.yaml --out /tmp/p.yaml   # write the merged params elsewhere
+    git checkout params.yaml dvc.yaml                          # back to the default profile
+
+The overlay is merged key by key into params.yaml; the sections named in its `replace:` list (e.g. `sources`,
+whose Arabic corpora a Tibetan run must not read) replace the default section instead of merging into it.
+The result is validated against the schema, and dvc.yaml is regenerated because a profile may change the DAG
+(other sources mean other raw inputs). Then `snakemake --cores all`, or `dvc exp run --name <profile>`.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+from pathlib import Path
+
+import yaml
+
+from dragoman import params as P
+
+
+def merge(base: dict, overlay: dict) -> dict:
+    out = copy.deepcopy(base)
+    replace = set(overlay.get("replace", []))
+    for key, value in overlay.items():
+        if key == "replace":
+            continue
+        if key in replace or not isinstance(value, dict) or not isinstance(out.get(key), dict):
+            out[key] = copy.deepcopy(value)
+        else:
+            out[key] = merge(out[key], value)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("profile", help="overlay YAML, e.g. profiles/tibetan.yaml")
+    ap.add_argument("--params", default="params.yaml", help="the params file to start from")
+    ap.add_argument("--out", default=None, help="where to write the merged params (default: --params, in place)")
+    a = ap.parse_args(argv)
+    merged = merge(yaml.safe_load(Path(a.params).read_text()), yaml.safe_load(Path(a.profile).read_text()))
+    P.validate(merged, a.profile)
+    out = Path(a.out or a.params)
+    header = (f"# GENERATED: {a.params} with the profile {a.profile} applied (python -m dragoman.profile).\n"
+              f"# The commented default is in git: `git checkout {a.params} dvc.yaml` restores it.\n")
+    from dragoman.io import atomic_path
+    with atomic_path(out) as tmp:
+        tmp.write_text(header + yaml.safe_dump(merged, allow_unicode=True, sort_keys=False, width=120))
+    print(f"wrote {out}")
+    if a.out is None:
+        from dragoman import dvcgen
+        return dvcgen.main(["--root", str(out.parent)])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
