@@ -1,6 +1,7 @@
 """Apply a params profile (an overlay such as profiles/tibetan.yaml) to params.yaml, for both tools.
 
     python -m dragoman.profile profiles/tibetan.yaml          # rewrite params.yaml + dvc.yaml
+    python -m dragoman.profile profiles/tibetan.yaml recipes/seed002-qwen2.5-3b-tibetan.yaml   # stacked
     python -m dragoman.profile profiles/tibetan.yaml --out /tmp/p.yaml   # write the merged params elsewhere
     git checkout params.yaml dvc.yaml                          # back to the default profile
 
@@ -36,14 +37,16 @@ def merge(base: dict, overlay: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("profile", help="overlay YAML, e.g. profiles/tibetan.yaml")
+    ap.add_argument("profile", nargs="+", help="overlay YAML files, applied in order (e.g. a language profile, then a recipe)")
     ap.add_argument("--params", default="params.yaml", help="the params file to start from")
     ap.add_argument("--out", default=None, help="where to write the merged params (default: --params, in place)")
     a = ap.parse_args(argv)
-    merged = merge(yaml.safe_load(Path(a.params).read_text()), yaml.safe_load(Path(a.profile).read_text()))
-    P.validate(merged, a.profile)
+    merged = yaml.safe_load(Path(a.params).read_text())
+    for overlay in a.profile:
+        merged = merge(merged, yaml.safe_load(Path(overlay).read_text()))
+    P.validate(merged, " + ".join(a.profile))
     out = Path(a.out or a.params)
-    header = (f"# GENERATED: {a.params} with the profile {a.profile} applied (python -m dragoman.profile).\n"
+    header = (f"# GENERATED: {a.params} with {' then '.join(a.profile)} applied (python -m dragoman.profile).\n"
               f"# The commented default is in git: `git checkout {a.params} dvc.yaml` restores it.\n")
     from dragoman.io import atomic_path
     with atomic_path(out) as tmp:

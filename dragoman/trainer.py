@@ -38,7 +38,8 @@ class TrainConfig:
     lr: float = 2e-4
     weight_decay: float = 0.0
     warmup_ratio: float = 0.1
-    max_steps: int = 50
+    max_steps: int = 50          # optimizer steps; 0 = derive from `epochs`
+    epochs: float = 0.0          # with max_steps 0: passes over the training rows (recipes quote epochs)
     max_tokens: int = 0          # 0 = no token budget
     eval_every: int = 25
     eval_rows: int = 32
@@ -187,6 +188,11 @@ class Trainer:
     def fit(self, train: list[Row], dev: list[Row]) -> dict:
         cfg = self.cfg
         micro = cfg.batch_size * self.world                # rows per micro-step, all processes
+        if not cfg.max_steps:
+            if cfg.epochs <= 0:
+                raise ValueError("set max_steps > 0, or max_steps: 0 with epochs > 0")
+            cfg.max_steps = max(1, math.ceil(cfg.epochs * len(train) / (micro * cfg.grad_accum)))
+            log.info("%s epochs of %d rows = %d steps", cfg.epochs, len(train), cfg.max_steps)
         steps = step_order(len(train), micro * cfg.grad_accum, cfg.max_steps, cfg.seed)
         warmup = max(1, int(cfg.warmup_ratio * cfg.max_steps))
         dev = dev[:cfg.eval_rows]
