@@ -26,7 +26,8 @@ def heuristic_reason(src: str, tgt: str, tgt_lang: str, langs: dict, p: dict) ->
         return "empty"
     if match_key(src) == match_key(tgt):
         return "copy"
-    ratio = max(len(src), len(tgt)) / max(1, min(len(src), len(tgt)))
+    ls, lt = len(match_key(src)), len(match_key(tgt))  # as `clean` measures: diacritics would inflate vowelled text
+    ratio = max(ls, lt) / max(1, min(ls, lt))
     if ratio > p["max_length_ratio"]:
         return "length_ratio"
     script = langs["scripts"].get(tgt_lang)

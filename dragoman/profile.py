@@ -5,8 +5,8 @@
     python -m dragoman.profile profiles/tibetan.yaml --out /tmp/p.yaml   # write the merged params elsewhere
     git checkout params.yaml dvc.yaml                          # back to the default profile
 
-The overlay is merged key by key into params.yaml; the sections named in its `replace:` list (e.g. `sources`,
-whose Arabic corpora a Tibetan run must not read) replace the default section instead of merging into it.
+The overlay is merged key by key into params.yaml; the dotted paths in its `replace:` list (e.g. `sources`, whose
+Arabic corpora a Tibetan run must not read, or `sft.classification_tasks`) replace the default value whole.
 The result is validated against the schema, and dvc.yaml is regenerated because a profile may change the DAG
 (other sources mean other raw inputs). Then `snakemake --cores all`, or `dvc exp run --name <profile>`.
 """
@@ -22,16 +22,19 @@ import yaml
 from dragoman import params as P
 
 
-def merge(base: dict, overlay: dict) -> dict:
+def merge(base: dict, overlay: dict, replace: set[str] | None = None, prefix: str = "") -> dict:
+    """`overlay` merged into `base` key by key; a dotted path listed in `replace` (e.g. "sources",
+    "eval.robustness.perturbations") takes the overlay's value whole instead."""
+    replace = set(overlay.get("replace", [])) if replace is None else replace
     out = copy.deepcopy(base)
-    replace = set(overlay.get("replace", []))
     for key, value in overlay.items():
-        if key == "replace":
+        if not prefix and key == "replace":
             continue
-        if key in replace or not isinstance(value, dict) or not isinstance(out.get(key), dict):
+        path = f"{prefix}{key}"
+        if path in replace or not isinstance(value, dict) or not isinstance(out.get(key), dict):
             out[key] = copy.deepcopy(value)
         else:
-            out[key] = merge(out[key], value)
+            out[key] = merge(out[key], value, replace, path + ".")
     return out
 
 

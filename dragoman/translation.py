@@ -43,6 +43,23 @@ def cut_at_sentence(text: str, max_tokens: int, count_tokens) -> tuple[str, str]
     return " ".join(words[:lo]), "words"
 
 
+def trim_to_source(output: str, source: str) -> tuple[str, bool]:
+    """(output, trimmed): keep no more lines and sentences than the source has.
+
+    Small models that miss the end of turn go on after the translation (a second paraphrase, a new question);
+    cutting the output to the source's line and sentence count removes that continuation. Used where data is
+    made (pairs, instructions), never on evaluation hypotheses.
+    """
+    lines = output.split("\n")
+    n_lines = source.count("\n") + 1
+    text = "\n".join(lines[:n_lines]).strip()
+    n_sent = len([x for x in SENTENCE_END.split(source) if x.strip()])
+    parts = re.split(r"(?<=[.!?؟۔།])\s+", text)
+    if len(parts) > n_sent:
+        text = " ".join(parts[:n_sent]).strip()
+    return text, text != output.strip()
+
+
 def bleu_tokenizer(script: str) -> str:
     return "char" if script in SPACELESS_SCRIPTS else "13a"
 

@@ -54,7 +54,11 @@ def uses_translated_corpus():
 
 def translated_corpus():
     """Named input {instructions: data/instructions/train.jsonl} for sft/qlora, or nothing when switched off."""
-    return {"instructions": "data/instructions/train.jsonl"} if uses_translated_corpus() else {}
+    return (
+        {"instructions": "data/instructions/train.jsonl"}
+        if uses_translated_corpus()
+        else {}
+    )
 
 
 def lineage_reports():
@@ -76,5 +80,9 @@ def default_targets():
         "results/model_card.md",
     ]
     if uses_translated_corpus():
-        targets += ["reports/teacher_fp8.json", "reports/translator.json", "reports/instructions.json"]
+        targets += [
+            "reports/teacher_fp8.json",
+            "reports/translator.json",
+            "reports/instructions.json",
+        ]
     return targets

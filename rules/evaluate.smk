@@ -56,7 +56,9 @@ rule metrics:
 
 rule layers:
     input:
-        **lineage_models(sorted({m for pair in config["layers"]["pairs"] for m in pair})),
+        **lineage_models(
+            sorted({m for pair in config["layers"]["pairs"] for m in pair})
+        ),
         code=code("scripts/layers.py"),
     output:
         report="reports/layers.json",
@@ -77,10 +79,10 @@ rule layers:
 
 rule card:
     input:
+        **lineage_reports(),
         metrics="results/metrics.json",
         merge="reports/merge.json",
         splits="reports/splits.json",
-        **lineage_reports(),
         code=code("scripts/card.py"),
     output:
         card="results/model_card.md",

@@ -25,10 +25,10 @@ rule cpt:
 
 rule sft:
     input:
+        **translated_corpus(),
         model=f"models/{config['sft']['init']}",
         train="data/splits/train.jsonl",
         dev="data/splits/dev.jsonl",
-        **translated_corpus(),
         code=code("scripts/sft.py"),
     output:
         model=directory("models/sft"),
@@ -51,10 +51,10 @@ rule sft:
 
 rule qlora:
     input:
+        **translated_corpus(),
         model=f"models/{config['qlora']['init']}",
         train="data/splits/train.jsonl",
         dev="data/splits/dev.jsonl",
-        **translated_corpus(),
         code=code("scripts/qlora.py"),
     output:
         model=directory("models/qlora"),

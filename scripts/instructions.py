@@ -9,7 +9,8 @@ Debug:   python scripts/instructions.py --input model=models/translator --input 
              --keys instructions,translator.prompt,languages
 
 `instructions.n` source-language instructions (seeded sample; fields cut at a sentence boundary under
-`max_source_tokens`) are translated field by field. Quality filters per field: truncated by max_new_tokens
+`max_source_tokens`) are translated field by field; `trim_to_source` cuts each output to the source's
+lines and sentences (small models run on past the translation). Quality filters per field: truncated by max_new_tokens
 (unless `keep_truncated`; kept ones are flagged `truncated` and counted), empty, untranslated copy, length ratio, script share, language ID — each drop counted by reason. A sample of
 `backtranslation_sample` kept responses is translated back; its chrF against the source is a cheap,
 reference-free quality signal. Generation is cached in .scratch/instructions/<key> (kill-safe).
@@ -52,10 +53,12 @@ def translated_record(r: dict, parts: dict, outs: dict, tgt: str, langs: dict, p
             return None, f"empty:{field}"
         if out.truncated and not p["keep_truncated"]:
             return None, f"truncated:{field}"
-        failed = judge.heuristic_reason(parts[(r["id"], field)], out.text, tgt, langs, p["filters"])
+        source = parts[(r["id"], field)]
+        hyp = translation.trim_to_source(out.text, source)[0] if p["trim_to_source"] else out.text
+        failed = judge.heuristic_reason(source, hyp, tgt, langs, p["filters"])
         if failed:
             return None, f"{failed}:{field}"
-        messages.append({"role": role, "content": out.text})
+        messages.append({"role": role, "content": hyp})
     truncated = any(outs[f"{r['id']}|{f}"].truncated for _, f in FIELDS)
     return {"id": f"translated:{r['id']}", "kind": "instruction", "lang": tgt, "source": "translated",
             "origin": r["id"], "truncated": truncated, "messages": messages}, ""

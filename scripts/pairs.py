@@ -12,7 +12,7 @@ Debug:   python scripts/pairs.py --input model=models/teacher_fp8 --input train=
 (a) `pairs.n_instructions` source-language instructions (instruction and response, each cut at a sentence
 boundary under `pairs.max_source_tokens`) are translated by the teacher; a tuple is kept when both sides pass
 the heuristic checks and neither was truncated by max_new_tokens (`keep_truncated: true` keeps those,
-counted as `truncated_outputs`). (b) Every parallel training pair goes
+counted as `truncated_outputs`); `trim_to_source` first cuts an output to the source's lines and sentences. (b) Every parallel training pair goes
 through the heuristic judge; `judge.method: xent | llm` then scores a seeded sample of at most
 `judge.max_pairs` survivors (the cost cap) and keeps the best `judge.keep_fraction` (xent) or the ACCEPTs (llm).
 Pairs outside the sample are counted as `not_judged`. Generation is cached in .scratch/pairs/<key>: a killed
@@ -61,7 +61,7 @@ def translate_instructions(gen: Generator, tok, records: list[dict], p: dict, pr
     items = [(f"{rid}|{field}", translation.messages(prompt, text, src, tgt, langs["names"]))
              for (rid, field), text in parts.items() if text.strip()]
     outs = gen(items)
-    tuples, truncated = [], 0
+    tuples, truncated, trimmed = [], 0, 0
     for r in records:
         ledger.read("instructions")
         row = {"id": r["id"], "source": r["source"], "langs": [src, tgt]}
@@ -76,16 +76,18 @@ def translate_instructions(gen: Generator, tok, records: list[dict], p: dict, pr
                 truncated += 1
                 if not p["keep_truncated"]:
                     reason = reason or f"truncated:{field}"
+            hyp, cut = translation.trim_to_source(out.text, text) if p["trim_to_source"] else (out.text, False)
+            trimmed += cut
             if not reason:
-                failed = judge.heuristic_reason(text, out.text, tgt, langs, p["judge"])
+                failed = judge.heuristic_reason(text, hyp, tgt, langs, p["judge"])
                 reason = failed and f"{failed}:{field}"
-            row[field] = {src: text, tgt: out.text}
+            row[field] = {src: text, tgt: hyp}
         if reason:
             ledger.drop("instructions", reason)
         else:
             ledger.keep("instructions")
             tuples.append(row)
-    return tuples, {"source_cuts": dict(sorted(cuts.items())), "truncated_outputs": truncated,
+    return tuples, {"source_cuts": dict(sorted(cuts.items())), "truncated_outputs": truncated, "trimmed_outputs": trimmed,
                     "keep_truncated": p["keep_truncated"]}
 
 

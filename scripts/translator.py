@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman 
 from dragoman import io, stage, translation
 from dragoman.chat import tokenize_chat
 from dragoman.codedeps import code_deps
-from dragoman.finetune import (apply_lora, count_params, load_model, rows_of, save_model, scratch_for, summary,
+from dragoman.finetune import (apply_lora, count_params, finish, load_model, rows_of, save_model, scratch_for, summary,
                                with_answers, write_live)
 from dragoman.generate import GenConfig, Generator
 from dragoman.mixture import sample, table_of, translation_tasks
@@ -89,6 +89,7 @@ def main(st: stage.Stage) -> None:
         return
     save_model(trainer.unwrap(), tok, st.output["model"], init)
     write_live(result["history"], st.output["live"], result["timings"])
+    finish(scratch / "train")  # the training checkpoint has served; the generation cache beside it stays
     test = [r for r in io.read_jsonl(st.input["test"])
             if r["kind"] == "parallel" and r["source"] == p["eval"]["source"]]
     pairs = sample(test, p["eval"]["n"], seed=0)

@@ -119,6 +119,8 @@ def tiny_repo(tmp_path_factory, tiny_model) -> Path:
     tiny_params(repo, tiny_model)
     run([str(BIN / "python"), "-m", "dragoman.dvcgen"], repo)  # params changed nothing structural: same DAG
     git_init(repo)
+    # the raw corpora into this repo's DVC cache, as `make data` leaves them: checkouts (exp apply) need them
+    run([str(BIN / "dvc"), "commit", "--force", *sorted(str(p.relative_to(repo)) for p in (repo / "data/raw").glob("*.dvc"))], repo)
     # a crash in the first training stage after step 3 (its checkpoint is at step 2): Snakemake fails ...
     crashed = run([str(BIN / "snakemake"), "--cores", "2", "--keep-going"], repo, check=False,
                   env_extra={"DRAGOMAN_FAULT_AT_STEP": "3"})
@@ -137,3 +139,22 @@ def planned_jobs(repo: Path) -> set[str]:
         if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
             jobs.add(parts[0])
     return jobs
+
+
+@pytest.fixture(scope="session")
+def tiny_bo_repo(tmp_path_factory, tiny_model) -> Path:
+    """The whole DAG on the Tibetan profile (profiles/tibetan.yaml) with the tiny config."""
+    import yaml
+    repo = copy_repo(tmp_path_factory.mktemp("e2e-bo") / "repo")
+    run([str(BIN / "python"), "-m", "dragoman.profile", "profiles/tibetan.yaml"], repo)
+    tiny_params(repo, tiny_model)
+    p = yaml.safe_load((repo / "params.yaml").read_text())
+    p["ingest"]["limit"] = 1500  # ~40 OpenPecha documents, so dev and test get whole documents too
+    p["eval"].update(mcq={"source": "none", "n": 1}, classification={"source": "none", "n": 1})
+    p["eval"]["robustness"]["sources"] = ["openpecha_en"]
+    p["teacher_fp8"]["eval"]["source"] = p["translator"]["eval"]["source"] = "openpecha_en"
+    (repo / "params.yaml").write_text(yaml.safe_dump(p, allow_unicode=True, sort_keys=False))
+    run([str(BIN / "python"), "-m", "dragoman.dvcgen"], repo)
+    git_init(repo)
+    run([str(BIN / "snakemake"), "--cores", "2"], repo)
+    return repo

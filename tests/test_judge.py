@@ -89,7 +89,7 @@ def test_translated_record_filters_and_counts_truncation():
     parts = {("alpaca:1", "instruction"): "Name a fruit.", ("alpaca:1", "response"): "An apple is a fruit."}
     good = {"alpaca:1|instruction": Output("اذكر فاكهة.", 5, False),
             "alpaca:1|response": Output("التفاحة فاكهة لذيذة.", 9, True)}
-    p = {"keep_truncated": True, "filters": FILTERS}
+    p = {"keep_truncated": True, "trim_to_source": True, "filters": FILTERS}
     rec, reason = instructions.translated_record(r, parts, good, "ar", LANGS, p)
     assert reason == "" and rec["truncated"] and rec["messages"][1]["content"] == "التفاحة فاكهة لذيذة."
     rec, reason = instructions.translated_record(r, parts, good, "ar", LANGS, {**p, "keep_truncated": False})
