@@ -33,6 +33,7 @@ def tokens_per_s(model_dir: str, n: int, batch: int, max_new: int) -> float:
     items = [(str(i), [{"role": "user", "content": prompt.format(SENTENCES[i % len(SENTENCES)] + f" ({i})")}])
              for i in range(n)]
     torch.manual_seed(0)
+    gen.tokenizer, gen.model  # load before timing
     t0 = time.perf_counter()
     gen(items)
     return gen.new_tokens / (time.perf_counter() - t0)
