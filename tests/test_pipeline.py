@@ -207,6 +207,8 @@ def test_exp_run_reuses_cached_stages_and_exp_show_has_metrics(tiny_repo):
     run([str(BIN / "dvc"), "exp", "run", "--run-all"], tiny_repo)
     shown = run([str(BIN / "dvc"), "exp", "show", "--json"], tiny_repo).stdout
     assert '"t": 0.7' in shown and '"t": 1.0' in shown, shown[-2000:]
+    diff = run([str(BIN / "dvc"), "plots", "diff", "HEAD", "t03", "--json"], tiny_repo).stdout
+    assert '"t03"' in diff and "eval_loss" in diff  # training curves of the run and the experiment, side by side
     run([str(BIN / "dvc"), "exp", "apply", "t03"], tiny_repo)
     assert json.loads((tiny_repo / "reports/merge.json").read_text())["mergekit_config"]["parameters"]["t"] == 0.3
     run(["git", "checkout", "--", "."], tiny_repo)  # back to the committed run
