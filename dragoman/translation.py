@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 
-from dragoman.chat import render  # noqa: F401  (re-exported for stages that show prompts)
-
 SPACELESS_SCRIPTS = {"tibetan", "han", "japanese", "thai", "lao", "khmer", "myanmar"}
 SENTENCE_END = re.compile(r"(?<=[.!?؟۔།])\s+|\n+")
 

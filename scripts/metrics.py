@@ -49,7 +49,7 @@ def perturb(text: str, name: str, spec: dict, seed: int) -> str:
     return OPS[name](text)  # a normalization op, e.g. strip_diacritics
 
 
-def eval_data(test: list[dict], p: dict, langs: dict, tasks: dict) -> dict:
+def eval_data(test: list[dict], p: dict, langs: dict) -> dict:
     """The held-out sets, sampled once (seeded) so every model sees the same items."""
     tgt, src, seed = langs["target"], langs["source"], p["seed"]
     docs = [r for r in test if r["kind"] in ("text", "parallel")]
@@ -179,7 +179,7 @@ def main(st: stage.Stage) -> None:
     p, langs = st.params["eval"], st.params["languages"]
     tasks, prompt = st.params["sft.classification_tasks"], st.params["teacher.prompt"]
     test = list(io.read_jsonl(st.input["test"]))
-    data = eval_data(test, p, langs, tasks)
+    data = eval_data(test, p, langs)
     scratch = scratch_for("metrics", [st.input[m] for m in p["models"]] + [st.input["test"]],
                           {"eval": p, "prompt": prompt, "languages": langs}, list(code_deps("scripts/metrics.py")))
     models, hyps, rows = {}, [], {}
