@@ -5,9 +5,10 @@
     python -m dragoman.memory --stage cpt --params /tmp/p.yaml --json
 
 What dragoman's loop holds, per component (bytes; N = parameters, T = trainable parameters, t = batch x seq tokens):
-- weights: N x 4 (fp32 master weights; autocast computes in bf16). QLoRA: Linear weights in NF4 = 0.5 byte each
-  plus block constants (fp32 absmax per 64 weights = 0.0625 byte; double-quantized: ~0.0157), everything else
-  fp32 (prepare_model_for_kbit_training upcasts it);
+- weights: N x 4 (fp32 master weights; autocast computes in bf16). LoRA under bf16: the frozen Linear weights are
+  stored in bf16 (2 bytes; trainer.frozen_linears_to_bf16). QLoRA: Linear weights in NF4 = 0.5 byte each plus
+  block constants (fp32 absmax per 64 weights = 0.0625 byte; double-quantized: ~0.0157), everything else fp32
+  (prepare_model_for_kbit_training upcasts it);
 - gradients: T x 4; optimizer: AdamW T x 8, 8-bit AdamW T x 2;
 - activations kept for backward: per token and layer ~ (6h + 2 kv + 5 i) values in bf16 (norm outputs, q/k/v,
   attention output, MLP gate/up/act/product) + the residual stream in fp32; with gradient checkpointing only each
@@ -84,11 +85,13 @@ def load_arch(model: str) -> Arch:
 
 
 def estimate(arch: Arch, method: str, seq_len: int, batch: int, optimizer: str, grad_checkpointing: bool,
-             lora: dict | None = None, device: str = "cuda") -> dict:
+             lora: dict | None = None, device: str = "cuda", bf16: bool = True) -> dict:
     """Bytes per component and their sum, for one process."""
     n_lin, n_other = arch.linear_params(), arch.other_params()
     if method == "qlora":
         weights = n_lin * (0.5 + 0.0157) + n_other * 4
+    elif method == "lora" and bf16:
+        weights = n_lin * 2 + n_other * 4
     else:
         weights = (n_lin + n_other) * 4
     if method == "full":
@@ -124,7 +127,7 @@ def stage_settings(params: dict, stage: str) -> dict:
     p = params[stage]
     method = "qlora" if stage == "qlora" else p.get("method", "lora")
     return {"method": method, "seq_len": p["seq_len"], "batch": p["batch_size"], "optimizer": p["optimizer"],
-            "grad_checkpointing": p["grad_checkpointing"], "lora": p.get("lora")}
+            "grad_checkpointing": p["grad_checkpointing"], "lora": p.get("lora"), "bf16": p.get("bf16", True)}
 
 
 def report(est: dict, title: str) -> str:
@@ -153,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     if model not in KNOWN and not Path(model).exists() and Path("models/base/config.json").exists():
         model = "models/base"
     est = estimate(load_arch(model), s["method"], s["seq_len"], s["batch"], s["optimizer"], s["grad_checkpointing"],
-                   s["lora"], a.device)
+                   s["lora"], a.device, s["bf16"])
     if a.json:
         print(json.dumps({"model": model, **s, **est}, indent=1))
     else:
