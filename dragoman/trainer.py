@@ -104,18 +104,29 @@ def rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _loss_sum(model, batch: dict, autocast) -> tuple[torch.Tensor, int]:
+def _loss_sum(model, batch: dict, autocast, head=None) -> tuple[torch.Tensor, int]:
     """Sum of token cross-entropies (not the mean: the caller divides by the global token count).
 
-    Only the loss-bearing positions are upcast to fp32 for the log-softmax: in SFT most tokens are prompt, and the
-    fp32 log-softmax over a 49k vocabulary was a quarter of a CPU step when every position paid for it.
+    With `head` (the model's LM head), a pre-hook hands it only the hidden states of loss-bearing positions, so
+    logits exist for those alone. Full-vocabulary logits for every position (8 x 256 x 49k: 0.8 GB in fp32) cost
+    more than the transformer on a CPU step: the copy to fp32, the zero-filled gradient, the page faults; in SFT
+    most positions are prompt and need none.
     """
     labels = batch.pop("labels")
-    with autocast():
-        logits = model(**batch, use_cache=False).logits
-    shift_labels = labels[:, 1:]
-    keep = shift_labels != IGNORE
-    loss = torch.nn.functional.cross_entropy(logits[:, :-1][keep].float(), shift_labels[keep], reduction="sum")
+    keep = labels[:, 1:] != IGNORE                       # position t predicts token t + 1
+    targets = labels[:, 1:][keep]
+    if head is None:
+        with autocast():
+            logits = model(**batch, use_cache=False).logits[:, :-1][keep]
+    else:
+        at = torch.nn.functional.pad(keep, (0, 1)).to(labels.device)    # [B, T]: the last position predicts nothing
+        hook = head.register_forward_pre_hook(lambda _, args: (args[0][at], *args[1:]))
+        try:
+            with autocast():
+                logits = model(**batch, use_cache=False).logits  # [loss tokens, vocab]
+        finally:
+            hook.remove()
+    loss = torch.nn.functional.cross_entropy(logits.float(), targets, reduction="sum")
     return loss, int(keep.sum())
 
 
@@ -156,6 +167,10 @@ class Trainer:
                 model.enable_input_require_grads()
         if cfg.bf16:
             frozen_linears_to_bf16(model)
+            for m in model.modules():  # peft casts a bf16 input up to its fp32 adapter; autocast casts it straight back
+                if hasattr(m, "cast_input_dtype_enabled"):
+                    m.cast_input_dtype_enabled = False
+        self.head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
         self.trainable = [p for p in model.parameters() if p.requires_grad]
         self.opt, self.optimizer_name = make_optimizer(self.trainable, cfg, self.acc.device.type == "cuda")
         self.model, self.opt = self.acc.prepare(model, self.opt)
@@ -201,7 +216,7 @@ class Trainer:
         mine = rows[self.rank::self.world]
         for i in range(0, len(mine), self.cfg.batch_size):
             batch = {k: v.to(self.acc.device) for k, v in collate(mine[i:i + self.cfg.batch_size], self.cfg.packing).items()}
-            s, n = _loss_sum(self.model, batch, self.acc.autocast)
+            s, n = _loss_sum(self.model, batch, self.acc.autocast, self.head)
             total += s.detach().cpu()
             count += n
         if self.world > 1:
@@ -248,7 +263,7 @@ class Trainer:
                 real_tokens += int(sum(sum(r.attention_mask) for r in micro_rows))
                 ctx = self.acc.no_sync(self.model) if k < cfg.grad_accum - 1 else contextlib.nullcontext()
                 with ctx:
-                    s, _ = _loss_sum(self.model, batch, self.acc.autocast)
+                    s, _ = _loss_sum(self.model, batch, self.acc.autocast, self.head)
                     # DDP averages gradients over processes: scale so the result is sum / global token count
                     self.acc.backward(s * self.world / n_global)
                 loss_sum += float(s.detach())
