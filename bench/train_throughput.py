@@ -96,5 +96,6 @@ def main() -> None:
     print(f"ratio packed/padded tokens/s: {packed / padded:.2f}x")
     print(f"achieved {flops / 1e9:.0f} GFLOP/s (packed) = {100 * flops / peak:.1f}% of the bf16 GEMM rate")
 
+
 if __name__ == "__main__":
     main()

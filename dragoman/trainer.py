@@ -119,7 +119,7 @@ def _loss_sum(model, batch: dict, autocast, head=None) -> tuple[torch.Tensor, in
         with autocast():
             logits = model(**batch, use_cache=False).logits[:, :-1][keep]
     else:
-        at = torch.nn.functional.pad(keep, (0, 1)).to(labels.device)    # [B, T]: the last position predicts nothing
+        at = torch.nn.functional.pad(keep, (0, 1))       # [B, T]: the last position predicts nothing
         hook = head.register_forward_pre_hook(lambda _, args: (args[0][at], *args[1:]))
         try:
             with autocast():
@@ -166,7 +166,7 @@ class Trainer:
             if hasattr(model, "enable_input_require_grads"):
                 model.enable_input_require_grads()
         if cfg.bf16:
-            frozen_linears_to_bf16(model)
+            log.info("%d frozen Linear weights stored in bf16", frozen_linears_to_bf16(model))
             for m in model.modules():  # peft casts a bf16 input up to its fp32 adapter; autocast casts it straight back
                 if hasattr(m, "cast_input_dtype_enabled"):
                     m.cast_input_dtype_enabled = False

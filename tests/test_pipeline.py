@@ -10,8 +10,7 @@ import yaml
 from conftest import BIN, planned_jobs, run
 
 # Byte for byte: every model, data file and ledger. Compared as numbers (relative 1e-4): the stage reports and
-# metrics, whose losses and scores come from bf16 autocast forwards; a oneDNN bf16 kernel may sum in another order
-# in another process (seen once in CI: sft's step-0 eval loss, 5.69716 vs 5.69723, with byte-identical weights).
+# metrics, whose losses and scores come from bf16 autocast forwards (see the determinism test for what CI saw).
 # Not compared: the plots drawn from those numbers, results/metrics.json's provenance (git revision and dirty flag,
 # device) and the model card that prints it.
 EXACT = ["data/ingested/records.jsonl", "data/clean/records.jsonl", "data/clean/dropped.jsonl",
