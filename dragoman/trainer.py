@@ -47,6 +47,9 @@ class TrainConfig:
     packing: bool = True
     bf16: bool = True
     grad_checkpointing: bool = False
+    compile: bool = False        # torch.compile each decoder layer: fuses the norm/rotary/SiLU/LoRA elementwise ops
+    #                              that dominate an eager GPU step (H100, Qwen2-1.5B LoRA: 27k -> 45k tok/s); ~1 min
+    #                              to compile per process, so for long GPU runs, not the minutes-long CPU default
     optimizer: str = "adamw"     # adamw | adamw_8bit | paged_adamw_8bit
     save_every: int = 25
     seed: int = 0
@@ -150,6 +153,19 @@ def frozen_linears_to_bf16(model) -> int:
     return n
 
 
+def compile_layers(model) -> int:
+    """torch.compile each transformer block in place (torchtune's way: one block's graph serves every layer, so it
+    compiles in about a minute, not per layer); returns how many were compiled."""
+    n = 0
+    for m in model.modules():
+        if isinstance(m, torch.nn.ModuleList) and len(m) > 1 and len({type(c) for c in m}) == 1 \
+                and type(m[0]).__name__.endswith(("DecoderLayer", "Block")):
+            for layer in m:
+                layer.compile()
+                n += 1
+    return n
+
+
 def n_loss_tokens(rows: list[Row]) -> int:
     return sum(sum(1 for l in r.labels[1:] if l != IGNORE) for r in rows)
 
@@ -170,6 +186,8 @@ class Trainer:
             for m in model.modules():  # peft casts a bf16 input up to its fp32 adapter; autocast casts it straight back
                 if hasattr(m, "cast_input_dtype_enabled"):
                     m.cast_input_dtype_enabled = False
+        if cfg.compile:
+            log.info("torch.compile: %d decoder layers (compiled on the first step)", compile_layers(model))
         self.head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
         self.trainable = [p for p in model.parameters() if p.requires_grad]
         self.opt, self.optimizer_name = make_optimizer(self.trainable, cfg, self.acc.device.type == "cuda")

@@ -46,6 +46,14 @@ def build_tiny_model(dst: Path) -> Path:
     return dst
 
 
+@pytest.fixture(autouse=True)
+def fresh_accelerate_state():
+    """accelerate keeps one process-wide state: a Trainer with another mixed precision than an earlier test's
+    would be refused (on a GPU machine, where the tests' bf16 settings differ from the default's)."""
+    from accelerate.state import AcceleratorState
+    AcceleratorState._reset_state()
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")

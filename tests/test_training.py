@@ -153,3 +153,15 @@ def test_token_budget_stops_training(tiny_model):
     result = tr.fit(rows_for(tok), rows_for(tok)[:2])
     assert 120 <= result["tokens_seen"] < 120 + 4 * 32 and result["steps"] < 50
     assert "eval_loss" in result["history"][-1]
+
+
+def test_compiled_layers_train_like_eager(tiny_model):
+    """TrainConfig.compile: torch.compile of each decoder layer changes speed, not the losses (LoRA dropout 0:
+    compiled and eager draw dropout masks from the RNG differently)."""
+    runs = {}
+    for compiled in (False, True):
+        model, tok = load_model(str(tiny_model))
+        model = apply_lora(model, {**LORA, "dropout": 0.0})
+        tr = Trainer(model, cfg(max_steps=3, save_every=0, compile=compiled), None)
+        runs[compiled] = [h.get("loss", h.get("eval_loss")) for h in tr.fit(rows_for(tok), rows_for(tok)[:4])["history"]]
+    assert runs[True] == pytest.approx(runs[False], rel=1e-4)
