@@ -187,7 +187,11 @@ class Trainer:
                 if hasattr(m, "cast_input_dtype_enabled"):
                     m.cast_input_dtype_enabled = False
         if cfg.compile:
-            log.info("torch.compile: %d decoder layers (compiled on the first step)", compile_layers(model))
+            n = compile_layers(model)
+            if n:
+                log.info("torch.compile: %d decoder layers (compiled on the first step)", n)
+            else:
+                log.warning("compile: true, but no list of *DecoderLayer/*Block modules found: training runs eager")
         self.head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
         self.trainable = [p for p in model.parameters() if p.requires_grad]
         self.opt, self.optimizer_name = make_optimizer(self.trainable, cfg, self.acc.device.type == "cuda")
