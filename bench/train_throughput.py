@@ -31,7 +31,7 @@ import torch
 
 from dragoman import io
 from dragoman.chat import tokenize_chat
-from dragoman.finetune import apply_lora, load_model, rows_of
+from dragoman.finetune import apply_lora, load_model, load_tokenizer, rows_of
 from dragoman.mixture import translation_tasks
 from dragoman.trainer import Trainer, TrainConfig
 
@@ -91,8 +91,7 @@ def kernel_floor(model, method: str, rows: int, seq_len: int, loss_tokens: float
     gemm = 0.0
     for (i, o, r, wgrad), count in shapes.items():
         x, g, w = randn(n, i), randn(n, o), randn(o, i)
-
-        a, b = randn(max(r, 1), i), randn(o, max(r, 1))
+        a, b = (randn(r, i), randn(o, r)) if r else (None, None)
 
         def step():
             x @ w.t()                  # forward
@@ -121,10 +120,9 @@ def run(a: argparse.Namespace, packing: bool, ex_cache: dict) -> dict:
     torch.manual_seed(0)
     method = a.method
     if a.random_init:  # speed does not depend on the weights' values: bench an architecture from its config alone
-        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoConfig, AutoModelForCausalLM
         model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(a.model), dtype=torch.float32)
-        tok = AutoTokenizer.from_pretrained(a.tokenizer or a.model)
-        tok.pad_token = tok.pad_token or tok.eos_token
+        tok = load_tokenizer(a.tokenizer or a.model)
     else:
         model, tok = load_model(a.model)
     if method == "lora":

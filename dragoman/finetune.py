@@ -16,12 +16,19 @@ from dragoman.scratch import scratch_dir, scratch_key
 log = logging.getLogger("dragoman.finetune")
 
 
-def load_model(path: str, quantize_4bit: dict | None = None):
-    """Tokenizer and model from a folder; `quantize_4bit` = bitsandbytes NF4 settings for QLoRA."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def load_tokenizer(path: str):
+    """The tokenizer of a folder (or hub id), padding with EOS where it names no pad token."""
+    from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(path)
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_model(path: str, quantize_4bit: dict | None = None):
+    """Tokenizer and model from a folder; `quantize_4bit` = bitsandbytes NF4 settings for QLoRA."""
+    from transformers import AutoModelForCausalLM
+    tok = load_tokenizer(path)
     kw: dict[str, Any] = {"dtype": torch.float32}
     if quantize_4bit is not None:
         from transformers import BitsAndBytesConfig

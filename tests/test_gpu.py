@@ -48,12 +48,13 @@ def test_packed_logits_equal_unpacked_on_cuda(tiny_model):
 def test_trainer_runs_on_cuda_and_matches_cpu_step0(tiny_model):
     model, tok = load_model(str(tiny_model))
     model = apply_lora(model, {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]})
-    dev = rows(tok)[:4]
+    train = rows(tok)
+    dev = train[:4]
     with torch.no_grad():  # the CPU reference: fp32, the same loss the trainer's step-0 eval computes
         s, n = _loss_sum(model, collate(dev, True), contextlib.nullcontext, model.get_output_embeddings())
     cfg = TrainConfig(seq_len=64, batch_size=4, max_steps=4, lr=1e-2, eval_every=4, eval_rows=4, save_every=0, bf16=False)
     tr = Trainer(model, cfg, None)
-    fit = tr.fit(rows(tok), dev)
+    fit = tr.fit(train, dev)
     assert next(tr.unwrap().parameters()).device.type == "cuda"
     assert fit["history"][0]["eval_loss"] == pytest.approx(float(s) / n, rel=1e-4)
     assert fit["history"][-1]["eval_loss"] < fit["history"][0]["eval_loss"]
@@ -67,6 +68,7 @@ def test_qlora_nf4_with_paged_adamw_8bit_learns(tiny_model):
     assert linear4bit and all(m.weight.device.type == "cuda" for m in linear4bit)
     cfg = TrainConfig(seq_len=64, batch_size=4, max_steps=30, lr=2e-3, eval_every=30, eval_rows=4, save_every=0,
                       optimizer="paged_adamw_8bit", max_grad_norm=0.3)
-    fit = Trainer(model, cfg, None).fit(rows(tok), rows(tok)[:4])
+    train = rows(tok)
+    fit = Trainer(model, cfg, None).fit(train, train[:4])
     assert fit["optimizer"] == "paged_adamw_8bit"  # the real paged optimizer, no fallback on CUDA
     assert fit["history"][-1]["eval_loss"] < fit["history"][0]["eval_loss"]
