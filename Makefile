@@ -49,10 +49,10 @@ lint: $(STAMP)
 	$(VENV)/bin/snakemake --lint
 
 dvc.yaml: $(STAMP)
-	$(PY) -m dragoman.dvcgen
+	$(PY) -m dragoman.workflow.dvcgen
 
 clean-scratch:
 	rm -rf .scratch
 
 costs:
-	$(PY) -m dragoman.costs
+	$(PY) -m dragoman.workflow.costs

@@ -17,10 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import yaml
 from datasketch import MinHash
 
-from dragoman import io
-from dragoman import params as P
-from dragoman.dedup import NearDup, _hash32, exact_key, shingles
-from dragoman.splits import record_texts
+from dragoman.workflow import io
+from dragoman.workflow import params as P
+from dragoman.data.dedup import NearDup, _hash32, exact_key, shingles
+from dragoman.data.splits import record_texts
 
 
 def rate(fn, items) -> float:

@@ -1,4 +1,4 @@
-"""Batched generation (the CPU backend of dragoman/generate.py) vs one prompt at a time, same prompts and model.
+"""Batched generation (the CPU backend of dragoman/lm/generate.py) vs one prompt at a time, same prompts and model.
 
     python bench/generation.py [--model models/base] [--n 32] [--batch 16] [--max-new-tokens 32]
     python bench/generation.py --fp8 models/teacher_fp8 --model models/teacher   # FP8 vs unquantized teacher
@@ -24,7 +24,7 @@ SENTENCES = ["The book is on the table.", "Where is the train station?", "I have
 def tokens_per_s(model_dir: str, n: int, batch: int, max_new: int) -> float:
     import torch
 
-    from dragoman.generate import GenConfig, Generator
+    from dragoman.lm.generate import GenConfig, Generator
     cfg = GenConfig(max_new_tokens=max_new, batch_size=batch, bf16=True, backend="hf")
     gen = Generator(model_dir, cfg, "bench", None, name=f"batch={batch}")
     gen.model.generation_config.eos_token_id = None  # same amount of text on both sides

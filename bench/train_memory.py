@@ -24,9 +24,10 @@ def one(method: str, model_dir: str, steps: int, seq_len: int, batch: int) -> di
 
     import torch
 
-    from dragoman.chat import tokenize_text
-    from dragoman.finetune import apply_lora, load_model, rows_of
-    from dragoman.trainer import Trainer, TrainConfig
+    from dragoman.lm.chat import tokenize_text
+    from dragoman.train.finetune import apply_lora, rows_of
+    from dragoman.lm.models import load_model
+    from dragoman.train.trainer import Trainer, TrainConfig
     torch.manual_seed(0)
     model, tok = load_model(model_dir, quantize_4bit=QUANT if method == "qlora" else None)
     if method != "full":

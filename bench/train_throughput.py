@@ -29,11 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
-from dragoman import io
-from dragoman.chat import tokenize_chat
-from dragoman.finetune import apply_lora, load_model, load_tokenizer, rows_of
-from dragoman.mixture import translation_tasks
-from dragoman.trainer import Trainer, TrainConfig
+from dragoman.workflow import io
+from dragoman.lm.chat import tokenize_chat
+from dragoman.train.finetune import apply_lora, rows_of
+from dragoman.lm.models import load_model, load_tokenizer
+from dragoman.train.mixture import translation_tasks
+from dragoman.train.trainer import Trainer, TrainConfig
 
 LORA = {"r": 16, "alpha": 32, "dropout": 0.0,  # the default cpt/sft adapter
         "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}

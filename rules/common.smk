@@ -4,8 +4,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir)))
 
-from dragoman.codedeps import code_deps
-from dragoman.params import select, validate
+from dragoman.workflow.codedeps import code_deps
+from dragoman.workflow.params import select, validate
 
 validate(config, "params.yaml")
 
@@ -33,8 +33,8 @@ def source_inputs():
 
 
 def dvc_commit_command():
-    """Record the run in dvc.lock (dvc commit) keeping outputs' mtimes: see dragoman/dvcsync.py."""
-    return f"{sys.executable} -m dragoman.dvcsync"
+    """Record the run in dvc.lock (dvc commit) keeping outputs' mtimes: see dragoman/workflow/dvcsync.py."""
+    return f"{sys.executable} -m dragoman.workflow.dvcsync"
 
 
 def lineage_models(names):

@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
-from dragoman import io, stage
-from dragoman.models import load_plain
+from dragoman.workflow import io, stage
+from dragoman.lm.models import load_plain
 
 log = logging.getLogger("base")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
-from dragoman import io, stage
+from dragoman.workflow import io, stage
 
 log = logging.getLogger("card")
 

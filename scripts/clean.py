@@ -22,11 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman 
 
 from tqdm import tqdm
 
-from dragoman import io, langid, stage
-from dragoman.dedup import NearDup, exact_key
-from dragoman.ledger import Ledger
-from dragoman.normalize import match_key, normalize, script_share
-from dragoman.splits import record_texts
+from dragoman.workflow import io, stage
+from dragoman.data import langid
+from dragoman.data.dedup import NearDup, exact_key
+from dragoman.workflow.ledger import Ledger
+from dragoman.data.normalize import match_key, normalize, script_share
+from dragoman.data.splits import record_texts
 
 log = logging.getLogger("clean")
 

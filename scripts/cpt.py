@@ -21,13 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
-from dragoman import io, stage
-from dragoman.chat import tokenize_text
-from dragoman.codedeps import code_deps
-from dragoman.finetune import (apply_lora, count_params, finish, load_model, rows_of, save_model, scratch_for, summary,
-                               write_live)
-from dragoman.mixture import cpt_documents, sample, texts_in
-from dragoman.trainer import Trainer, TrainConfig
+from dragoman.lm.chat import tokenize_text
+from dragoman.lm.models import load_model
+from dragoman.train import recipe
+from dragoman.train.finetune import apply_lora, rows_of
+from dragoman.train.mixture import cpt_documents, sample, texts_in
+from dragoman.train.trainer import TrainConfig
+from dragoman.workflow import io, stage
 
 log = logging.getLogger("cpt")
 
@@ -46,18 +46,9 @@ def main(st: stage.Stage) -> None:
     dev_rows = rows_of([tokenize_text(tok, t) for t in dev_docs], cfg.seq_len, tok.pad_token_id, True)
     if p["method"] == "lora":
         model = apply_lora(model, p["lora"], seed=cfg.seed)
-    n_params = count_params(model)
-    scratch = scratch_for("cpt", [st.input[k] for k in ("model", "train", "dev")], {"cpt": p, "languages": langs},
-                          list(code_deps("scripts/cpt.py")))
-    trainer = Trainer(model, cfg, scratch)
-    result = trainer.fit(train_rows, dev_rows)
-    if trainer.acc.is_main_process:
-        save_model(trainer.unwrap(), tok, st.output["model"], st.input["model"])
-        write_live(result["history"], st.output["live"], result["timings"])
-        io.write_json(st.output["report"], {**summary(result), "method": p["method"], "params": n_params,
-                                            "train_rows": len(train_rows), "mixture": table})
-        finish(scratch)
-    st.perf.update(result["perf"])
+    report = recipe.train(st, model, tok, cfg, train_rows, dev_rows, init=st.input["model"])
+    if report is not None:
+        io.write_json(st.output["report"], {**report, "method": p["method"], "mixture": table})
 
 
 if __name__ == "__main__":

@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
-from dragoman import io, stage
-from dragoman.mixture import texts_in
-from dragoman.normalize import normalize, words
+from dragoman.workflow import io, stage
+from dragoman.train.mixture import texts_in
+from dragoman.data.normalize import normalize, words
 
 log = logging.getLogger("fertility")
 

@@ -17,10 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman 
 
 from tqdm import tqdm
 
-from dragoman import io, stage
-from dragoman.io import DataError
-from dragoman.ledger import Ledger
-from dragoman.sources import rows, to_record
+from dragoman.workflow import io, stage
+from dragoman.workflow.io import DataError
+from dragoman.workflow.ledger import Ledger
+from dragoman.data.sources import rows, to_record
 
 log = logging.getLogger("ingest")
 

@@ -22,12 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
-from dragoman import io, judge, stage, translation
-from dragoman.codedeps import code_deps
-from dragoman.finetune import scratch_for
-from dragoman.generate import GenConfig, Generator
-from dragoman.ledger import Ledger
-from dragoman.mixture import sample
+from dragoman.workflow import io, scratch as S, stage
+from dragoman.lm import judge, translation
+from dragoman.lm.generate import GenConfig, Generator
+from dragoman.workflow.ledger import Ledger
+from dragoman.train.mixture import sample
 
 log = logging.getLogger("instructions")
 FIELDS = (("user", "instruction"), ("assistant", "response"))
@@ -67,9 +66,7 @@ def translated_record(r: dict, parts: dict, outs: dict, tgt: str, langs: dict, p
 def main(st: stage.Stage) -> None:
     p, langs, prompt = st.params["instructions"], st.params["languages"], st.params["translator.prompt"]
     src, tgt = langs["source"], langs["target"]
-    scratch = scratch_for("instructions", [st.input["model"], st.input["train"]],
-                          {"instructions": p, "prompt": prompt, "languages": langs},
-                          list(code_deps("scripts/instructions.py")))
+    scratch = S.for_stage(st)
     train = [r for r in io.read_jsonl(st.input["train"]) if r["kind"] == "instruction" and r.get("lang") == src]
     records = sample(train, p["n"], p["seed"])
     gen = Generator(st.input["model"], GenConfig.from_params(p["generation"]), prompt, scratch, name="translator")

@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
-from dragoman import io, merging, stage
+from dragoman.workflow import io, stage
+from dragoman.lm import merging
 
 log = logging.getLogger("merge")
 

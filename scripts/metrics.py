@@ -25,13 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
-from dragoman import evaluate as ev
-from dragoman import io, stage, translation
-from dragoman.finetune import load_model, scratch_for
-from dragoman.codedeps import code_deps
-from dragoman.generate import GenConfig, Generator
-from dragoman.mixture import sample, texts_in
-from dragoman.normalize import OPS
+from dragoman.lm import evaluate as ev
+from dragoman.workflow import io, scratch as S, stage
+from dragoman.lm import translation
+from dragoman.lm.models import load_model
+from dragoman.lm.generate import GenConfig, Generator
+from dragoman.train.mixture import sample, texts_in
+from dragoman.data.normalize import OPS
 
 log = logging.getLogger("metrics")
 PACKAGES = ("torch", "transformers", "peft", "accelerate", "bitsandbytes", "llmcompressor", "mergekit", "sacrebleu",
@@ -180,8 +180,8 @@ def main(st: stage.Stage) -> None:
     tasks, prompt = st.params["sft.classification_tasks"], st.params["teacher.prompt"]
     test = list(io.read_jsonl(st.input["test"]))
     data = eval_data(test, p, langs)
-    scratch = scratch_for("metrics", [st.input[m] for m in p["models"]] + [st.input["test"]],
-                          {"eval": p, "prompt": prompt, "languages": langs}, list(code_deps("scripts/metrics.py")))
+    # keyed by what decides the scores, not by the provenance params the report only quotes
+    scratch = S.for_stage(st, params={"eval": p, "prompt": prompt, "languages": langs})
     models, hyps, rows = {}, [], {}
     for name in p["models"]:
         log.info("evaluating %s", name)

@@ -25,13 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
-from dragoman import io, judge, stage, translation
-from dragoman.codedeps import code_deps
-from dragoman.finetune import scratch_for
-from dragoman.generate import GenConfig, Generator
-from dragoman.ledger import Ledger
-from dragoman.mixture import sample
-from dragoman.models import resolve
+from dragoman.workflow import io, scratch as S, stage
+from dragoman.lm import judge, translation
+from dragoman.lm.generate import GenConfig, Generator
+from dragoman.workflow.ledger import Ledger
+from dragoman.train.mixture import sample
+from dragoman.lm.models import resolve
 
 log = logging.getLogger("pairs")
 
@@ -114,7 +113,7 @@ def judge_parallel(records: list[dict], p: dict, prompt: str, model_dir: str, la
     for r in survivors:
         if r["id"] not in judged_ids:
             ledger.drop(r["source"], "not_judged")
-    from dragoman.finetune import load_model
+    from dragoman.lm.models import load_model
     model, tok = load_model(resolve(j["model"]) if j["model"] != "teacher" else model_dir)
     model.eval()
     quads = [(src, r["texts"][src], tgt, r["texts"][tgt]) for r in judged]
@@ -146,8 +145,7 @@ def judge_parallel(records: list[dict], p: dict, prompt: str, model_dir: str, la
 def main(st: stage.Stage) -> None:
     p, langs, prompt = st.params["pairs"], st.params["languages"], st.params["teacher.prompt"]
     train = list(io.read_jsonl(st.input["train"]))
-    scratch = scratch_for("pairs", [st.input["model"], st.input["train"]],
-                          {"pairs": p, "prompt": prompt, "languages": langs}, list(code_deps("scripts/pairs.py")))
+    scratch = S.for_stage(st)
     instr = [r for r in train if r["kind"] == "instruction" and r.get("lang") == langs["source"]]
     instr = sample(instr, p["n_instructions"], p["seed"])
     gen = Generator(st.input["model"], GenConfig.from_params(p["generation"]), prompt, scratch, name="teacher")

@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
-from dragoman import io, stage
-from dragoman.codedeps import code_deps
-from dragoman.finetune import (apply_lora, count_params, finish, load_model, save_model, scratch_for, sft_rows, summary,
-                               translated, write_live)
-from dragoman.trainer import Trainer, TrainConfig
+from dragoman.lm.models import load_model
+from dragoman.train import recipe
+from dragoman.train.finetune import apply_lora, sft_rows, translated
+from dragoman.train.trainer import TrainConfig
+from dragoman.workflow import io, stage
 
 log = logging.getLogger("qlora")
 
@@ -39,20 +39,12 @@ def main(st: stage.Stage) -> None:
     train_rows, dev_rows, data_report = sft_rows(tok, train, dev, p, langs, cfg.seq_len, cfg.packing,
                                                    translated(st))
     model = apply_lora(model, q["lora"], kbit=True, seed=cfg.seed)
-    n_params = count_params(model)
     n_4bit = sum(1 for m in model.modules() if type(m).__name__ == "Linear4bit")
-    scratch = scratch_for("qlora", [st.input[k] for k in ("model", "train", "dev", "instructions") if k in st.input],
-                          {"qlora": q, "sft": p, "languages": langs}, list(code_deps("scripts/qlora.py")))
-    trainer = Trainer(model, cfg, scratch)
-    result = trainer.fit(train_rows, dev_rows)
-    if trainer.acc.is_main_process:
-        save_model(trainer.unwrap(), tok, st.output["model"], st.input["model"])
-        write_live(result["history"], st.output["live"], result["timings"])
-        io.write_json(st.output["report"], {**summary(result), "method": "qlora", "params": n_params,
-                                            "linear4bit_layers": n_4bit, "quant": q["quant"],
-                                            **data_report})
-        finish(scratch)
-    st.perf.update(result["perf"])
+    # the adapter is merged into the unquantized init model, not into the 4-bit training copy
+    report = recipe.train(st, model, tok, cfg, train_rows, dev_rows, init=st.input["model"])
+    if report is not None:
+        io.write_json(st.output["report"], {**report, "method": "qlora", "linear4bit_layers": n_4bit,
+                                            "quant": q["quant"], **data_report})
 
 
 if __name__ == "__main__":

@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
-from dragoman import io, stage
-from dragoman.codedeps import code_deps
-from dragoman.finetune import (apply_lora, count_params, finish, load_model, save_model, scratch_for, sft_rows, summary,
-                               translated, write_live)
-from dragoman.trainer import Trainer, TrainConfig
+from dragoman.lm.models import load_model
+from dragoman.train import recipe
+from dragoman.train.finetune import apply_lora, sft_rows, translated
+from dragoman.train.trainer import TrainConfig
+from dragoman.workflow import io, stage
 
 log = logging.getLogger("sft")
 
@@ -39,18 +39,9 @@ def main(st: stage.Stage) -> None:
                                                    translated(st))
     if p["method"] == "lora":
         model = apply_lora(model, p["lora"], seed=cfg.seed)
-    n_params = count_params(model)
-    scratch = scratch_for("sft", [st.input[k] for k in ("model", "train", "dev", "instructions") if k in st.input], {"sft": p, "languages": langs},
-                          list(code_deps("scripts/sft.py")))
-    trainer = Trainer(model, cfg, scratch)
-    result = trainer.fit(train_rows, dev_rows)
-    if trainer.acc.is_main_process:
-        save_model(trainer.unwrap(), tok, st.output["model"], st.input["model"])
-        write_live(result["history"], st.output["live"], result["timings"])
-        io.write_json(st.output["report"], {**summary(result), "method": p["method"], "params": n_params,
-                                            **data_report})
-        finish(scratch)
-    st.perf.update(result["perf"])
+    report = recipe.train(st, model, tok, cfg, train_rows, dev_rows, init=st.input["model"])
+    if report is not None:
+        io.write_json(st.output["report"], {**report, "method": p["method"], **data_report})
 
 
 if __name__ == "__main__":

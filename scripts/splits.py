@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
-from dragoman import io, stage
-from dragoman.ledger import Ledger
-from dragoman.splits import SPLITS, Contamination, assign, record_texts
+from dragoman.workflow import io, stage
+from dragoman.workflow.ledger import Ledger
+from dragoman.data.splits import SPLITS, Contamination, assign, record_texts
 
 log = logging.getLogger("splits")
 

@@ -19,14 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
-from dragoman import io, stage
-from dragoman.chat import tokenize_chat
-from dragoman.codedeps import code_deps
-from dragoman.finetune import (apply_lora, count_params, finish, load_model, rows_of, save_model, scratch_for,
-                               summary, with_answers, write_live)
-from dragoman.mixture import sample, table_of, translation_tasks
-from dragoman.models import write_pointer
-from dragoman.trainer import Trainer, TrainConfig
+from dragoman.lm.models import load_model, write_pointer
+from dragoman.train import recipe
+from dragoman.train.finetune import apply_lora, chat_rows
+from dragoman.train.mixture import sample, translation_tasks
+from dragoman.train.trainer import TrainConfig
+from dragoman.workflow import io, stage
 
 log = logging.getLogger("teacher")
 
@@ -36,9 +34,8 @@ def translation_rows(tok, records: list[dict], p: dict, names: dict, seq_len: in
     parallel = [r for r in records if r["kind"] == "parallel"]
     tasks = translation_tasks(sample(parallel, limit, p["seed"], keep_order=False), names, p["prompt"], limit,
                               p["seed"])
-    tokenized, tags, _ = with_answers([tokenize_chat(tok, m, seq_len) for _, m in tasks], [t for t, _ in tasks])
-    table = table_of([(t, None) for t in tags], [sum(1 for x in lab if x >= 0) for _, lab in tokenized])
-    return rows_of(tokenized, seq_len, tok.pad_token_id, packing), table
+    rows, table, _ = chat_rows(tok, tasks, seq_len, packing)
+    return rows, table
 
 
 def main(st: stage.Stage) -> None:
@@ -59,18 +56,9 @@ def main(st: stage.Stage) -> None:
     train_rows, table = translation_rows(tok, train, p, langs["names"], cfg.seq_len, cfg.packing, p["max_pairs"])
     dev_rows, _ = translation_rows(tok, dev, p, langs["names"], cfg.seq_len, True, cfg.eval_rows * 4)
     model = apply_lora(model, p["lora"], seed=cfg.seed)
-    n_params = count_params(model)
-    scratch = scratch_for("teacher", [st.input[k] for k in ("model", "train", "dev")],
-                          {"teacher": p, "languages": langs}, list(code_deps("scripts/teacher.py")))
-    trainer = Trainer(model, cfg, scratch)
-    result = trainer.fit(train_rows, dev_rows)
-    if trainer.acc.is_main_process:
-        save_model(trainer.unwrap(), tok, st.output["model"], st.input["model"])
-        write_live(result["history"], st.output["live"], result["timings"])
-        io.write_json(st.output["report"], {**summary(result), "model": "bootstrap", "trained": True,
-                                            "params": n_params, "train_rows": len(train_rows), "mixture": table})
-        finish(scratch)
-    st.perf.update(result["perf"])
+    report = recipe.train(st, model, tok, cfg, train_rows, dev_rows, init=st.input["model"])
+    if report is not None:
+        io.write_json(st.output["report"], {**report, "model": "bootstrap", "mixture": table})
 
 
 if __name__ == "__main__":

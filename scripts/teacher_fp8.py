@@ -22,12 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
-from dragoman import io, stage, translation
-from dragoman.codedeps import code_deps
-from dragoman.finetune import scratch_for
-from dragoman.generate import GenConfig, Generator
-from dragoman.mixture import sample
-from dragoman.models import folder_bytes, resolve, safetensors_dtypes
+from dragoman.workflow import io, scratch as S, stage
+from dragoman.lm import translation
+from dragoman.lm.generate import GenConfig, Generator
+from dragoman.train.mixture import sample
+from dragoman.lm.models import folder_bytes, resolve, safetensors_dtypes
 
 log = logging.getLogger("teacher_fp8")
 
@@ -58,9 +57,7 @@ def eval_pairs(dev: list[dict], p: dict, langs: dict) -> list[dict]:
 def main(st: stage.Stage) -> None:
     p, langs, prompt = st.params["teacher_fp8"], st.params["languages"], st.params["teacher.prompt"]
     src, tgt = langs["source"], langs["target"]
-    scratch = scratch_for("teacher_fp8", [st.input["model"], st.input["dev"]],
-                          {"teacher_fp8": p, "prompt": prompt, "languages": langs},
-                          list(code_deps("scripts/teacher_fp8.py")))
+    scratch = S.for_stage(st)
     bf16_dir = scratch / "teacher-bf16"
     quantize(resolve(st.input["model"]), bf16_dir, st.output["model"], p["scheme"], p["ignore"])
     pairs = eval_pairs(list(io.read_jsonl(st.input["dev"])), p, langs)

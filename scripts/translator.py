@@ -21,14 +21,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
-from dragoman import io, stage, translation
-from dragoman.chat import tokenize_chat
-from dragoman.codedeps import code_deps
-from dragoman.finetune import (apply_lora, count_params, finish, load_model, rows_of, save_model, scratch_for, summary,
-                               with_answers, write_live)
-from dragoman.generate import GenConfig, Generator
-from dragoman.mixture import sample, table_of, translation_tasks
-from dragoman.trainer import Trainer, TrainConfig
+from dragoman.lm import translation
+from dragoman.lm.generate import GenConfig, Generator
+from dragoman.lm.models import load_model
+from dragoman.train import recipe
+from dragoman.train.finetune import apply_lora, chat_rows
+from dragoman.train.mixture import sample, translation_tasks
+from dragoman.train.trainer import TrainConfig
+from dragoman.workflow import io, scratch as S, stage
 
 log = logging.getLogger("translator")
 
@@ -70,35 +70,19 @@ def main(st: stage.Stage) -> None:
     tasks = tuple_tasks(tuples, p["prompt"], langs["names"]) + translation_tasks(
         sample(accepted, p["max_pairs"], p["seed"], keep_order=False), langs["names"], p["prompt"], p["max_pairs"],
         p["seed"])
-    tokenized, tags, dropped = with_answers([tokenize_chat(tok, m, cfg.seq_len) for _, m in tasks],
-                                            [t for t, _ in tasks])
-    table = table_of([(t, None) for t in tags], [sum(1 for x in lab if x >= 0) for _, lab in tokenized])
-    train_rows = rows_of(tokenized, cfg.seq_len, tok.pad_token_id, cfg.packing)
+    train_rows, table, dropped = chat_rows(tok, tasks, cfg.seq_len, cfg.packing)
     dev = [r for r in io.read_jsonl(st.input["dev"]) if r["kind"] == "parallel"]
     dev_tasks = translation_tasks(sample(dev, cfg.eval_rows * 4, p["seed"]), langs["names"], p["prompt"],
                                   cfg.eval_rows * 4, p["seed"])
-    dev_rows = rows_of(with_answers([tokenize_chat(tok, m, cfg.seq_len) for _, m in dev_tasks],
-                                    [t for t, _ in dev_tasks])[0], cfg.seq_len, tok.pad_token_id, True)
+    dev_rows, _, _ = chat_rows(tok, dev_tasks, cfg.seq_len, True)
     model = apply_lora(model, p["lora"], seed=cfg.seed)
-    n_params = count_params(model)
-    scratch = scratch_for("translator", [st.input[k] for k in ("model", "tuples", "accepted", "dev", "test")],
-                          {"translator": p, "languages": langs}, list(code_deps("scripts/translator.py")))
-    if not train_rows:  # the judge accepted nothing and no tuple survived: say so, keep the untrained model
-        log.warning("no training rows (0 tuples kept, 0 pairs accepted: see reports/pairs.json): "
-                    "the translator is the untrained %s", init)
-        result = {"history": [], "timings": [], "perf": {}}
-        save_model(model, tok, st.output["model"], init)
-        write_live([], st.output["live"])
-        report = {"trained": False, "steps": 0, "tokens_seen": 0}
-    else:
-        trainer = Trainer(model, cfg, scratch / "train")
-        result = trainer.fit(train_rows, dev_rows)
-        if not trainer.acc.is_main_process:
+    scratch = S.for_stage(st)  # holds the generation cache; the training resume state goes in train/ below it
+    if train_rows:
+        report = recipe.train(st, model, tok, cfg, train_rows, dev_rows, init=init, scratch=scratch / "train")
+        if report is None:  # not the main process: evaluation below runs once
             return
-        save_model(trainer.unwrap(), tok, st.output["model"], init)
-        write_live(result["history"], st.output["live"], result["timings"])
-        finish(scratch / "train")  # the training checkpoint has served; the generation cache beside it stays
-        report = {**summary(result), "trained": True}
+    else:  # the judge accepted nothing and no tuple survived (see reports/pairs.json)
+        report = recipe.untrained(st, model, tok, init)
     test = [r for r in io.read_jsonl(st.input["test"])
             if r["kind"] == "parallel" and r["source"] == p["eval"]["source"]]
     pairs = sample(test, p["eval"]["n"], seed=0)
@@ -110,11 +94,9 @@ def main(st: stage.Stage) -> None:
                  for d, hs in extra["hyps"].items() for r, h in zip(pairs, hs)]
     io.write_jsonl(st.output["hyps"], hyps)
     io.write_json(st.output["report"], {
-        **report, "model": p["model"], "params": n_params, "train_rows": len(train_rows),
-        "dropped_no_answer_tokens": dropped, "mixture": table, "eval_source": p["eval"]["source"],
+        **report, "model": p["model"], "dropped_no_answer_tokens": dropped, "mixture": table, "eval_source": p["eval"]["source"],
         "eval_pairs": len(pairs), "scores": scores,
         "chrf_gain": {d: round(scores["translator"][d]["chrf"] - scores["base"][d]["chrf"], 4) for d in scores["base"]}})
-    st.perf.update(result["perf"])
 
 
 if __name__ == "__main__":

@@ -125,7 +125,7 @@ def tiny_repo(tmp_path_factory, tiny_model) -> Path:
     """One end-to-end Snakemake run of the whole DAG on the tiny config, shared by every end-to-end test."""
     repo = copy_repo(tmp_path_factory.mktemp("e2e") / "repo")
     tiny_params(repo, tiny_model)
-    run([str(BIN / "python"), "-m", "dragoman.dvcgen"], repo)  # params changed nothing structural: same DAG
+    run([str(BIN / "python"), "-m", "dragoman.workflow.dvcgen"], repo)  # params changed nothing structural: same DAG
     git_init(repo)
     # the raw corpora into this repo's DVC cache, as `make data` leaves them: checkouts (exp apply) need them
     run([str(BIN / "dvc"), "commit", "--force", *sorted(str(p.relative_to(repo)) for p in (repo / "data/raw").glob("*.dvc"))], repo)
@@ -151,10 +151,10 @@ def planned_jobs(repo: Path) -> set[str]:
 
 @pytest.fixture(scope="session")
 def tiny_bo_repo(tmp_path_factory, tiny_model) -> Path:
-    """The whole DAG on the Tibetan profile (profiles/tibetan.yaml) with the tiny config."""
+    """The whole DAG on the Tibetan profile (languages/tibetan.yaml) with the tiny config."""
     import yaml
     repo = copy_repo(tmp_path_factory.mktemp("e2e-bo") / "repo")
-    run([str(BIN / "python"), "-m", "dragoman.profile", "profiles/tibetan.yaml"], repo)
+    run([str(BIN / "python"), "-m", "dragoman.workflow.overlays", "languages/tibetan.yaml"], repo)
     tiny_params(repo, tiny_model)
     p = yaml.safe_load((repo / "params.yaml").read_text())
     p["ingest"]["limit"] = 1500  # ~40 OpenPecha documents, so dev and test get whole documents too
@@ -162,7 +162,7 @@ def tiny_bo_repo(tmp_path_factory, tiny_model) -> Path:
     p["eval"]["robustness"]["sources"] = ["openpecha_en"]
     p["teacher_fp8"]["eval"]["source"] = p["translator"]["eval"]["source"] = "openpecha_en"
     (repo / "params.yaml").write_text(yaml.safe_dump(p, allow_unicode=True, sort_keys=False))
-    run([str(BIN / "python"), "-m", "dragoman.dvcgen"], repo)
+    run([str(BIN / "python"), "-m", "dragoman.workflow.dvcgen"], repo)
     git_init(repo)
     run([str(BIN / "snakemake"), "--cores", "2"], repo)
     return repo

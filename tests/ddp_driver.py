@@ -7,9 +7,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
-from dragoman.chat import tokenize_text
-from dragoman.finetune import apply_lora, load_model, rows_of
-from dragoman.trainer import Trainer, TrainConfig
+from dragoman.lm.chat import tokenize_text
+from dragoman.train.finetune import apply_lora, rows_of
+from dragoman.lm.models import load_model
+from dragoman.train.trainer import Trainer, TrainConfig
 
 model_dir, out, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
 torch.manual_seed(0)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import BIN, ROOT, run
-from dragoman.models import gguf_path
+from dragoman.lm.models import gguf_path
 
 
 def test_local_path_route(tiny_model, tmp_path):

@@ -6,10 +6,10 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from dragoman import params as P
-from dragoman.dedup import NearDup, exact_key
-from dragoman.ledger import Ledger
-from dragoman.splits import Contamination, assign
+from dragoman.workflow import params as P
+from dragoman.data.dedup import NearDup, exact_key
+from dragoman.workflow.ledger import Ledger
+from dragoman.data.splits import Contamination, assign
 
 
 def load_script(name):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from dragoman.generate import GenConfig, Generator, SimulatedKill
+from dragoman.lm.generate import GenConfig, Generator, SimulatedKill
 
 PROMPTS = ["hello", "مرحبا كيف حالك", "the quick brown fox", "x", "الكتاب على الطاولة", "good morning my friend"]
 

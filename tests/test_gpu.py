@@ -11,10 +11,11 @@ import contextlib
 import pytest
 import torch
 
-from dragoman.chat import tokenize_text
-from dragoman.finetune import apply_lora, load_model, rows_of
-from dragoman.packing import collate, pack
-from dragoman.trainer import Trainer, TrainConfig, _loss_sum
+from dragoman.lm.chat import tokenize_text
+from dragoman.train.finetune import apply_lora, rows_of
+from dragoman.lm.models import load_model
+from dragoman.train.packing import collate, pack
+from dragoman.train.trainer import Trainer, TrainConfig, _loss_sum
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

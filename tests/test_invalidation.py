@@ -46,8 +46,8 @@ PARAM_ROWS = [
 # Code edits: a script reruns its stage; a dragoman/ module reruns every stage that imports it.
 CODE_ROWS = [
     ("scripts/fertility.py", {"fertility"}),
-    ("dragoman/judge.py", {"pairs", "instructions"}),
-    ("dragoman/evaluate.py", {"metrics"}),
+    ("dragoman/lm/judge.py", {"pairs", "instructions"}),
+    ("dragoman/lm/evaluate.py", {"metrics"}),
 ]
 
 

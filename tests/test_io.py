@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from dragoman import io
-from dragoman.scratch import scratch_dir, scratch_key
+from dragoman.workflow import io
+from dragoman.workflow.scratch import scratch_dir, scratch_key
 
 
 def test_atomic_path_leaves_nothing_on_crash(tmp_path):

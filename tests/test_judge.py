@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from dragoman import judge, translation
+from dragoman.lm import judge, translation
 
 LANGS = {"target": "ar", "source": "en", "families": {"ar": ["ar", "arz"], "en": ["en"]},
          "scripts": {"ar": "arabic", "en": "latin"}, "names": {"ar": "Arabic", "en": "English"}}
@@ -20,7 +20,7 @@ def test_dual_xent_score_formula():
 def test_answer_xent_matches_token_by_token_computation(tiny_model):
     """Batched, padded scoring equals log-probs computed one prefix at a time, for the answer tokens only."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from dragoman.chat import tokenize_chat
+    from dragoman.lm.chat import tokenize_chat
     tok = AutoTokenizer.from_pretrained(tiny_model)
     model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
     convs = [[{"role": "user", "content": "hello"}, {"role": "assistant", "content": "مرحبا"}],
@@ -42,8 +42,16 @@ def test_xent_scores_combine_both_directions(tiny_model):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     tok = AutoTokenizer.from_pretrained(tiny_model)
     model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
-    (s,) = judge.xent_scores(model, tok, [("en", "hello", "ar", "مرحبا")], "{src}>{tgt}: {text}", LANGS["names"], 128)
-    assert math.isclose(s["score"], judge.dual_xent_score(s["h_fwd"], s["h_bwd"]), abs_tol=1e-4)
+    template = "{src}>{tgt}: {text}"
+    (s,) = judge.xent_scores(model, tok, [("en", "hello", "ar", "مرحبا")], template, LANGS["names"], 128)
+    conv = lambda a, b, text, answer: [{"role": "user", "content": template.format(src=a, tgt=b, text=text)},
+                                       {"role": "assistant", "content": answer}]
+    fwd, bwd = judge.answer_xent(model, tok, [conv("English", "Arabic", "hello", "مرحبا"),
+                                              conv("Arabic", "English", "مرحبا", "hello")], 128)
+    assert abs(fwd - bwd) > 1e-3  # the two directions differ, so a swap below would show
+    assert math.isclose(s["h_fwd"], fwd, abs_tol=1e-4) and math.isclose(s["h_bwd"], bwd, abs_tol=1e-4)
+    # Junczys-Dowmunt (2018): |H(y|x) - H(x|y)| + (H(y|x) + H(x|y)) / 2, lower is better
+    assert math.isclose(s["score"], abs(fwd - bwd) + 0.5 * (fwd + bwd), abs_tol=1e-4)
 
 
 def test_llm_judge_gives_one_score_per_pair(tiny_model):
@@ -82,7 +90,7 @@ def _script(name):
 
 
 def test_translated_record_filters_and_counts_truncation():
-    from dragoman.generate import Output
+    from dragoman.lm.generate import Output
     instructions = _script("instructions")
     r = {"id": "alpaca:1", "source": "alpaca", "messages": [{"role": "user", "content": "Name a fruit."},
                                                               {"role": "assistant", "content": "An apple is a fruit."}]}

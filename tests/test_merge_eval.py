@@ -9,8 +9,8 @@ import shutil
 import pytest
 import torch
 
-from dragoman import evaluate as ev
-from dragoman import merging, translation
+from dragoman.lm import evaluate as ev
+from dragoman.lm import merging, translation
 
 
 def perturbed_copy(src, dst, seed: int = 1, scale: float = 0.05):
@@ -67,7 +67,7 @@ def test_merge_refuses_other_vocabulary(tiny_model, tmp_path):
 def test_fp8_quantization_writes_f8_linear_weights_and_reloads(tiny_model, tmp_path):
     import importlib.util
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from dragoman.models import safetensors_dtypes
+    from dragoman.lm.models import safetensors_dtypes
     spec = importlib.util.spec_from_file_location("teacher_fp8", "scripts/teacher_fp8.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -80,8 +80,13 @@ def test_fp8_quantization_writes_f8_linear_weights_and_reloads(tiny_model, tmp_p
         == "compressed-tensors"
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "fp8")
     tok = AutoTokenizer.from_pretrained(tmp_path / "fp8")
-    out = model.generate(**tok("hello", return_tensors="pt"), max_new_tokens=3, do_sample=False)
-    assert out.shape[1] > 1
+    enc = tok("hello", return_tensors="pt")
+    out = model.generate(**enc, max_new_tokens=3, min_new_tokens=3, do_sample=False)
+    assert out.shape[1] == enc["input_ids"].shape[1] + 3
+    ref = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.bfloat16)
+    with torch.no_grad():
+        a, b = (m(**enc).logits[0, -1].float() for m in (model, ref))
+    assert torch.nn.functional.cosine_similarity(a, b, dim=0) > 0.98  # FP8 weights, nearly the same function
 
 
 @pytest.fixture(scope="module")

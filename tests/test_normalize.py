@@ -1,4 +1,4 @@
-from dragoman.normalize import match_key, normalize, script_share, unicode_clean, words
+from dragoman.data.normalize import match_key, normalize, script_share, unicode_clean, words
 
 AR_VOWELLED = "كَتَبَ"
 

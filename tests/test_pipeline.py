@@ -178,7 +178,8 @@ def test_dvc_repro_reproduces_byte_identical_outputs_then_reruns_only_what_chang
 
 
 
-def test_translate_and_tune_stages(tiny_repo):
+def test_translate_and_tune_stages(tiny_repo, tmp_path):
+    scratch_out = tmp_path
     fp8 = load(tiny_repo, "reports/teacher_fp8.json")
     assert fp8["fp8_tensors"] > 0 and fp8["bytes_fp8"] < fp8["bytes_bf16"] and fp8["n_fp8"] == fp8["n_bf16"] == 6
     hyps = (tiny_repo / "reports/teacher_fp8.hyps.jsonl").read_text().splitlines()
@@ -198,11 +199,11 @@ def test_translate_and_tune_stages(tiny_repo):
     # (run twice: earlier tests may have left the cache keyed to other inputs)
     for _ in range(2):
         out = run([str(BIN / "python"), "scripts/instructions.py", "--input", "model=models/translator", "--input",
-                   "train=data/splits/train.jsonl", "--output", "corpus=/tmp/dragoman-instr.jsonl", "--output",
-                   "report=/tmp/dragoman-instr.json", "--output", "perf=/tmp/dragoman-instr.perf.json",
+                   "train=data/splits/train.jsonl", "--output", f"corpus={scratch_out}/instr.jsonl", "--output",
+                   f"report={scratch_out}/instr.json", "--output", f"perf={scratch_out}/instr.perf.json",
                    "--keys", "instructions,translator.prompt,languages"], tiny_repo)
-    assert json.loads(Path("/tmp/dragoman-instr.perf.json").read_text())["generate"]["generate_calls"] == 0, out.stderr
-    assert Path("/tmp/dragoman-instr.jsonl").read_bytes() == (tiny_repo / "data/instructions/train.jsonl").read_bytes()
+    assert json.loads((scratch_out / "instr.perf.json").read_text())["generate"]["generate_calls"] == 0, out.stderr
+    assert (scratch_out / "instr.jsonl").read_bytes() == (tiny_repo / "data/instructions/train.jsonl").read_bytes()
 
 
 def test_merge_metrics_layers_card(tiny_repo):

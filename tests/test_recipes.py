@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import BIN, ROOT, run
-from dragoman.profile import main as apply_profile
+from dragoman.workflow.overlays import main as apply_profile
 
 RECIPES = {
     "recipes/seed000-qwen2-1.5b-qlora.yaml": ({"base", "qlora", "merge", "metrics", "layers", "card"},
@@ -46,7 +46,7 @@ def repo(tmp_path):
 def test_recipe_validates_and_dry_runs(repo, recipe):
     overlays = [repo / recipe]
     if "tibetan" in recipe:
-        overlays.insert(0, repo / "profiles/tibetan.yaml")
+        overlays.insert(0, repo / "languages/tibetan.yaml")
     assert apply_profile([*map(str, overlays), "--params", str(repo / "params.yaml")]) == 0
     jobs = planned(repo)
     must, must_not = RECIPES[recipe]
@@ -56,7 +56,7 @@ def test_recipe_validates_and_dry_runs(repo, recipe):
 
 
 def test_tibetan_profile_reads_no_arabic_source(repo):
-    assert apply_profile([str(repo / "profiles/tibetan.yaml"), "--params", str(repo / "params.yaml")]) == 0
+    assert apply_profile([str(repo / "languages/tibetan.yaml"), "--params", str(repo / "params.yaml")]) == 0
     import yaml
     p = yaml.safe_load((repo / "params.yaml").read_text())
     assert p["languages"]["target"] == "bo" and set(p["sources"]) == {"openpecha_en", "openpecha_zh", "alpaca_eval"}

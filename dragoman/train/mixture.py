@@ -60,7 +60,7 @@ def cpt_documents(records: list[dict], target: str, source: str, replay_ratio: f
 
 def translation_tasks(records: list[dict], names: dict[str, str], template: str, limit: int,
                       seed: int) -> list[tuple[str, list[dict]]]:
-    """Both directions of each parallel pair, alternating by a seeded coin, up to `limit` rows."""
+    """One direction of each parallel pair, drawn by a seeded coin (so the rows cover both), up to `limit` rows."""
     rng = random.Random(seed)
     out = []
     for r in records:

@@ -41,7 +41,10 @@ def mergekit_config(base: str, other: str, method: str, t, dtype: str, density: 
     if method == "slerp":
         return {"merge_method": "slerp", "base_model": base, "models": [{"model": base}, {"model": other}],
                 "parameters": {"t": t}, "dtype": dtype}
-    weight = t if isinstance(t, (int, float)) else 0.5
+    if not isinstance(t, (int, float)):
+        raise MergeError(f"merge.t as a per-filter list is a slerp setting; merge.method '{method}' takes one "
+                         f"number (the fine-tuned model's weight, 0..1)")
+    weight = t
     if method == "linear":
         return {"merge_method": "linear", "models": [{"model": base, "parameters": {"weight": 1 - weight}},
                                                      {"model": other, "parameters": {"weight": weight}}],

@@ -11,7 +11,7 @@ import re
 
 import torch
 
-from dragoman.chat import render
+from dragoman.lm.chat import render
 
 
 def _batches(seqs: list[list[int]], batch_size: int):

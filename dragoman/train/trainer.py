@@ -19,45 +19,15 @@ import os
 import random
 import resource
 import time
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from dragoman.packing import IGNORE, Row, collate
+from dragoman.train.config import TrainConfig
+from dragoman.train.packing import IGNORE, Row, collate
 
-log = logging.getLogger("dragoman.trainer")
-
-
-@dataclass
-class TrainConfig:
-    seq_len: int = 256
-    batch_size: int = 8          # rows per process per micro-step
-    grad_accum: int = 1          # micro-steps per optimizer step
-    lr: float = 2e-4
-    weight_decay: float = 0.0
-    warmup_ratio: float = 0.1
-    max_steps: int = 50          # optimizer steps; 0 = derive from `epochs`
-    epochs: float = 0.0          # with max_steps 0: passes over the training rows (recipes quote epochs)
-    max_tokens: int = 0          # 0 = no token budget
-    eval_every: int = 25
-    eval_rows: int = 32
-    max_grad_norm: float = 1.0
-    packing: bool = True
-    bf16: bool = True
-    grad_checkpointing: bool = False
-    compile: bool = False        # torch.compile each decoder layer: fuses the norm/rotary/SiLU/LoRA elementwise ops
-    #                              that dominate an eager GPU step (H100, Qwen2-1.5B LoRA: 27k -> 45k tok/s); ~1 min
-    #                              to compile per process, so for long GPU runs, not the minutes-long CPU default
-    optimizer: str = "adamw"     # adamw | adamw_8bit | paged_adamw_8bit
-    save_every: int = 25
-    seed: int = 0
-
-    @classmethod
-    def from_params(cls, p: dict) -> "TrainConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in p.items() if k in names})
+log = logging.getLogger("dragoman.train.trainer")
 
 
 def step_order(n_rows: int, rows_per_step: int, steps: int, seed: int) -> list[list[int]]:

@@ -1,14 +1,16 @@
 """Generate dvc.yaml from the Snakemake DAG: the rules in rules/*.smk are the one hand-written DAG.
 
-    python -m dragoman.dvcgen            # rewrite dvc.yaml (make dvc.yaml)
-    python -m dragoman.dvcgen --check    # exit 1 if the committed dvc.yaml is stale (tests run this)
+    python -m dragoman.workflow.dvcgen            # rewrite dvc.yaml (make dvc.yaml)
+    python -m dragoman.workflow.dvcgen --check    # exit 1 if the committed dvc.yaml is stale (tests run this)
 
 Each Snakemake job becomes a DVC stage that runs the same script through its command-line shim:
 deps = the script, the dragoman/ modules it imports and the rule's inputs; params = exactly the keys of the
 rule's params_for(...); reports/*.json and results/*.json become metrics kept in git (cache: false), other
 small outputs under reports/ and results/ (curves, charts, hypotheses, the card) are cache: false outs and
 PNGs/tables there become plots; everything else (data, models) is cached.
-Reads the DAG through Snakemake internals (pinned snakemake==9.27.1; covered by tests/test_dvcgen.py).
+Snakemake's public API stops at a DAG it will run; the job list (rule, named inputs and outputs, params of each job)
+needs its internals. They are used in one function, `snakemake_jobs`, which refuses any Snakemake version other
+than the one it was checked with (tests/test_workflow_defs.py covers both).
 """
 from __future__ import annotations
 
@@ -21,15 +23,28 @@ from pathlib import Path
 
 import yaml
 
-HEADER = ("# GENERATED from the Snakemake rules (rules/*.smk) by `make dvc.yaml` (python -m dragoman.dvcgen).\n"
+HEADER = ("# GENERATED from the Snakemake rules (rules/*.smk) by `make dvc.yaml` (python -m dragoman.workflow.dvcgen).\n"
           "# Do not edit by hand: change the rules and regenerate; tests fail when this file is stale.\n")
 TARGET = "all"
 TABLE_PLOTS = {"results/headline.csv": {"x": "ppl_target", "y": "model", "template": "bar_horizontal",
                                         "title": "target-language perplexity by model (lower is better)"}}
 
 
+SNAKEMAKE_CHECKED = "9.27.1"  # the version whose internals snakemake_jobs was written against (requirements.txt)
+
+
+def check_snakemake_version(version: str) -> None:
+    if version != SNAKEMAKE_CHECKED:
+        raise RuntimeError(f"dvcgen reads the DAG through Snakemake internals checked with snakemake=={SNAKEMAKE_CHECKED}"
+                           f", found {version}: install the pinned version (requirements.txt) or re-check "
+                           f"dragoman/workflow/dvcgen.py:snakemake_jobs and update SNAKEMAKE_CHECKED")
+
+
 def snakemake_jobs(root: Path, target: str = TARGET) -> list:
-    """Jobs of the DAG that builds `target`, in a stable topological order."""
+    """Jobs of the DAG that builds `target`, in a stable topological order (the only use of Snakemake internals:
+    `_workflow`, `_prepare_dag`, `_build_dag`)."""
+    import snakemake
+    check_snakemake_version(snakemake.__version__)
     from snakemake.api import SnakemakeApi
     from snakemake.settings.types import (ConfigSettings, DAGSettings, OutputSettings, ResourceSettings,
                                           StorageSettings)
@@ -118,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     sys.path.insert(0, str(root.resolve()))
-    from dragoman.io import atomic_path
+    from dragoman.workflow.io import atomic_path
     with atomic_path(target) as tmp:
         tmp.write_text(text)
     print(f"wrote {target}")

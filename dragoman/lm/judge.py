@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import torch
 
-from dragoman import langid
-from dragoman.chat import render, tokenize_chat
-from dragoman.normalize import match_key, script_share
-from dragoman.packing import IGNORE
+from dragoman.data import langid
+from dragoman.lm.chat import render, tokenize_chat
+from dragoman.data.normalize import match_key, script_share
+from dragoman.train.packing import IGNORE
 
 LLM_PROMPT = ("You are a strict bilingual judge. Does the {tgt} text translate the {src} text completely and "
               "faithfully? Answer with exactly one word, ACCEPT or REJECT.\n\n{src}: {source}\n\n{tgt}: {target}")

@@ -1,6 +1,6 @@
 """Print the README's stage-cost table from the last run's reports/*.perf.json (make costs).
 
-    python -m dragoman.costs [--reports reports]
+    python -m dragoman.workflow.costs [--reports reports]
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Predict peak training memory of a stage: weights, gradients, optimizer states, activations, logits.
 
-    python -m dragoman.memory --stage qlora                     # the stage as params.yaml configures it
-    python -m dragoman.memory --stage qlora --model Qwen/Qwen2-1.5B --seq-len 512 --batch 1   # overrides
-    python -m dragoman.memory --stage cpt --params /tmp/p.yaml --json
+    python -m dragoman.train.memory --stage qlora                     # the stage as params.yaml configures it
+    python -m dragoman.train.memory --stage qlora --model Qwen/Qwen2-1.5B --seq-len 512 --batch 1   # overrides
+    python -m dragoman.train.memory --stage cpt --params /tmp/p.yaml --json
 
 What dragoman's loop holds, per component (bytes; N = parameters, T = trainable parameters, t = batch x seq tokens):
 - weights: N x 4 (fp32 master weights; autocast computes in bf16). LoRA under bf16: the frozen Linear weights are

@@ -20,8 +20,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from dragoman import io
-from dragoman import params as P
+from dragoman.workflow import io
+from dragoman.workflow import params as P
 
 log = logging.getLogger("dragoman")
 

@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from dragoman.io import DataError
+from dragoman.workflow.io import DataError
 
 Row = tuple[str, int | str, Any]  # (file, line or record number, row)
 

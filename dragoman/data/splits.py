@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from dragoman.normalize import match_key
+from dragoman.data.normalize import match_key
 
 SPLITS = ("train", "dev", "test")
 

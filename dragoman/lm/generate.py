@@ -22,29 +22,10 @@ from pathlib import Path
 
 import torch
 
-from dragoman.io import dumps, sha256_tree, stable_hash
+from dragoman.lm.genconfig import GenConfig
+from dragoman.workflow.io import dumps, sha256_tree, stable_hash
 
-log = logging.getLogger("dragoman.generate")
-
-
-@dataclass(frozen=True)
-class GenConfig:
-    max_new_tokens: int = 64     # outputs cut here are flagged `truncated`, never silently kept
-    num_beams: int = 1           # 1 = greedy (deterministic, cheapest); beams cost ~num_beams x compute
-    repetition_penalty: float = 1.0  # > 1 breaks the loops small models fall into under greedy decoding
-    batch_size: int = 16         # prompts per generate call: bigger = faster until memory runs out
-    bf16: bool = True            # the model in bf16 (as vLLM serves it); batched: 1.5x fp32 + autocast here
-    backend: str = "auto"        # auto (vllm on GPU if installed, else hf) | hf | vllm
-
-    @classmethod
-    def from_params(cls, p: dict) -> "GenConfig":
-        return cls(**{k: p[k] for k in cls.__dataclass_fields__ if k in p})
-
-    def cache_fields(self) -> dict:
-        """What changes an output: not the batch size or the backend's speed knobs."""
-        return {"max_new_tokens": self.max_new_tokens, "num_beams": self.num_beams,
-                "dtype": "bfloat16" if self.bf16 else "float32",
-                "repetition_penalty": self.repetition_penalty}
+log = logging.getLogger("dragoman.lm.generate")
 
 
 @dataclass
