@@ -82,6 +82,40 @@ def test_knobs_are_declared_once_in_their_dataclasses(good):
     assert cfg.lr == good["cpt"]["lr"] and cfg.compile is False  # optional knob: its default
 
 
+def _dataclass_modules(node, defs) -> set[str]:
+    """Files of the dataclasses a raw schema subtree takes knobs from (x-include or $ref of an x-dataclass def)."""
+    if isinstance(node, list):
+        return set().union(*(_dataclass_modules(v, defs) for v in node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    names = list(node.get("x-include", []))
+    if isinstance(node.get("$ref"), str):
+        names.append(node["$ref"].rsplit("/", 1)[-1])
+    found = {defs[n]["x-dataclass"].split(":")[0].replace(".", "/") + ".py"
+             for n in names if "x-dataclass" in defs.get(n, {})}
+    return found.union(*(_dataclass_modules(v, defs) for k, v in node.items() if k != "$defs"))
+
+
+def test_every_stage_imports_the_dataclasses_its_sections_use():
+    """Validation imports knob dataclasses by name (params.dataclass_of), invisible to codedeps; so a stage
+    reading its own such section must import the module itself, or editing a knob's default would not rerun it.
+    (Other stages' sections are only quoted raw, e.g. metrics' provenance: no defaults read there.)"""
+    raw = yaml.safe_load(P.SCHEMA_PATH.read_text())
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    checked = 0
+    for name, st in stages.items():
+        for key in (k for k in st.get("params", []) if k.split(".")[0] == name):
+            node = raw["properties"]
+            for part in key.split("."):
+                node = node[part] if part in node else node.get("properties", {}).get(part, {})
+            needed = _dataclass_modules(node, raw["$defs"])
+            assert needed <= set(st["deps"]), (name, key, needed - set(st["deps"]))
+            checked += bool(needed)
+    assert checked >= 5  # cpt, sft, qlora, teacher, translator at least
+    clean = set(stages["clean"]["deps"])
+    assert not any(d.startswith(("dragoman/train/", "dragoman/lm/")) for d in clean), clean  # data stays data
+
+
 def test_overlay_keeps_comments_and_merges_like_a_dict(good):
     from dragoman.workflow import overlays
     text = (ROOT / "params.yaml").read_text()

@@ -1,11 +1,14 @@
 """params.yaml: load, validate against the schema, and hand each stage only the keys it declared."""
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any, Iterable
 
 import jsonschema
 import yaml
+
+from dragoman.workflow.knobs import schema_of
 
 SCHEMA_PATH = Path(__file__).with_name("params.schema.yaml")
 
@@ -15,14 +18,21 @@ class ParamsError(ValueError):
 
 
 def schema() -> dict:
-    """The schema of params.yaml: params.schema.yaml with the knob sections generated from their dataclasses and
+    """The schema of params.yaml: params.schema.yaml with each `x-dataclass` def generated from its dataclass and
     every `x-include` expanded in place (no allOf + unevaluatedProperties, whose errors blame every key)."""
-    from dragoman.lm.genconfig import GenConfig
-    from dragoman.train.config import TrainConfig
-    from dragoman.workflow.knobs import schema_of
     s = yaml.safe_load(SCHEMA_PATH.read_text())
-    s["$defs"]["training"], s["$defs"]["generation"] = schema_of(TrainConfig), schema_of(GenConfig)
+    for name, d in s["$defs"].items():
+        if "x-dataclass" in d:
+            s["$defs"][name] = schema_of(dataclass_of(d["x-dataclass"]))
     return _expand(s, s["$defs"])
+
+
+def dataclass_of(ref: str) -> type:
+    """`module:Class` -> the class. Imported by name, not by an import statement: validating a data stage's
+    params must not make train/ or lm/ code deps of it (codedeps follows import statements), while every
+    stage that reads such a section imports the module anyway (tests/test_params.py checks)."""
+    module, _, cls = ref.partition(":")
+    return getattr(importlib.import_module(module), cls)
 
 
 def _expand(node: Any, defs: dict) -> Any:
