@@ -1,3 +1,7 @@
+# Data phase: raw corpora -> ingested -> cleaned -> splits, and the tokenizer's fertility report.
+# Code: scripts/{ingest,clean,splits,fertility}.py on dragoman/data/.
+
+
 rule ingest:
     input:
         raw=source_inputs(),

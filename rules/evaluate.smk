@@ -1,4 +1,5 @@
 # Merge, evaluate, analyse, document: models/merged, results/metrics.json, reports/layers.json, the model card.
+# Code: scripts/{merge,metrics,layers,card}.py on dragoman/lm/ (merging, evaluate, translation).
 
 
 rule merge:

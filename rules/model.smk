@@ -1,3 +1,7 @@
+# The base model: GGUF, hub id or local path -> plain safetensors + tokenizer (models/base).
+# Code: scripts/base.py on dragoman/lm/models.py.
+
+
 rule base:
     input:
         code=code("scripts/base.py"),

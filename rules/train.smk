@@ -1,3 +1,7 @@
+# Adaptation: continual pretraining, SFT, and the QLoRA branch (resources: gpu=1).
+# Code: scripts/{cpt,sft,qlora}.py, one file per method, on dragoman/train/ (recipe.py: the shared skeleton).
+
+
 rule cpt:
     input:
         model="models/base",

@@ -1,5 +1,6 @@
 # Translate-and-tune (Hala, arXiv 2509.14008): teacher -> FP8 teacher -> bilingual pairs -> translator ->
 # translated instruction corpus, which joins the SFT mixture (rules/train.smk).
+# Code: scripts/{teacher,teacher_fp8,pairs,translator,instructions}.py on dragoman/lm/ and dragoman/train/.
 
 
 rule teacher:

@@ -31,7 +31,7 @@ def planned(repo: Path) -> set[str]:
 @pytest.fixture()
 def repo(tmp_path):
     """Workflow files only: a dry run reads rules, params and the raw files' existence."""
-    for name in ("Snakefile", "params.yaml", "rules", "scripts", "dragoman", "envs", "profiles", "languages", "recipes"):
+    for name in ("Snakefile", "params.yaml", "rules", "scripts", "dragoman", "envs", "languages", "recipes"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, tmp_path / name)
     for d in (ROOT / "data" / "raw").iterdir():

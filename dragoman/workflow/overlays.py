@@ -11,7 +11,7 @@ Both files are read and written with a round-trip YAML parser (ruamel.yaml), so 
 the comments of every key the overlay leaves alone and takes the overlay's own comments for what it changes.
 The result is validated against the schema, and dvc.yaml is regenerated because an overlay may change the DAG
 (other sources mean other raw inputs). Then `snakemake --cores all`, or `dvc exp run --name <overlay>`.
-(`profiles/` is not for these: it holds Snakemake executor profiles.)
+(Snakemake executor profiles, for a cluster, belong under `profiles/<name>/config.yaml`, not here.)
 """
 from __future__ import annotations
 
