@@ -12,15 +12,12 @@ Debug:   python scripts/card.py --input metrics=results/metrics.json --input mer
 """
 
 import json
-import logging
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
 from dragoman.workflow import io, stage
-
-log = logging.getLogger("card")
 
 
 def table(rows: dict, cols: list[str]) -> list[str]:

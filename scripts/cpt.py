@@ -15,40 +15,31 @@ embeddings, which seed 002 found CPT reshapes most) or `full` (seed 002's full C
 .scratch/cpt/<key>: a killed run resumes where it stopped; changed inputs, params or code start fresh.
 """
 
-import logging
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
 from dragoman.lm.chat import tokenize_text
-from dragoman.lm.models import load_model
 from dragoman.train import recipe
-from dragoman.train.finetune import apply_lora, rows_of
+from dragoman.train.finetune import rows_of
 from dragoman.train.mixture import cpt_documents, sample, texts_in
-from dragoman.train.trainer import TrainConfig
-from dragoman.workflow import io, stage
-
-log = logging.getLogger("cpt")
+from dragoman.workflow import stage
 
 
 def main(st: stage.Stage) -> None:
-    p, langs = st.params["cpt"], st.params["languages"]
-    cfg = TrainConfig.from_params(p)
-    model, tok = load_model(st.input["model"])
-    train = list(io.read_jsonl(st.input["train"]))
-    dev = list(io.read_jsonl(st.input["dev"]))
+    langs = st.params["languages"]
+    p, cfg, model, tok = recipe.load(st, "cpt")
+    train, dev = recipe.records(st, "train", "dev")
     count = lambda t: len(tok(t, add_special_tokens=False)["input_ids"])
     docs, table = cpt_documents(sample(train, p["max_records"], cfg.seed), langs["target"], langs["source"],
                                 p["replay_ratio"], count)
     train_rows = rows_of([tokenize_text(tok, t) for _, t in docs], cfg.seq_len, tok.pad_token_id, cfg.packing)
     dev_docs = [t for r in dev for t in texts_in(r, langs["target"])]
     dev_rows = rows_of([tokenize_text(tok, t) for t in dev_docs], cfg.seq_len, tok.pad_token_id, True)
-    if p["method"] == "lora":
-        model = apply_lora(model, p["lora"], seed=cfg.seed)
-    report = recipe.train(st, model, tok, cfg, train_rows, dev_rows, init=st.input["model"])
-    if report is not None:
-        io.write_json(st.output["report"], {**report, "method": p["method"], "mixture": table})
+    lora = p["lora"] if p["method"] == "lora" else None  # full: every weight trains
+    report = recipe.train(st, model, tok, cfg, train_rows, dev_rows, lora=lora)
+    recipe.write_report(st, report, method=p["method"], mixture=table)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ stage merges full models. Before merging, architecture, vocabulary size and toke
 mismatch stops the stage with what differs. `merge.t`: 0 = base, 1 = fine-tuned, or per-filter lists.
 """
 
-import logging
 import sys
 from pathlib import Path
 
@@ -19,8 +18,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman 
 
 from dragoman.workflow import io, stage
 from dragoman.lm import merging
-
-log = logging.getLogger("merge")
 
 
 def main(st: stage.Stage) -> None:

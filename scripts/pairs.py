@@ -19,7 +19,6 @@ Pairs outside the sample are counted as `not_judged`. Generation is cached in .s
 run resumes with the items it had not generated yet.
 """
 
-import logging
 import sys
 from pathlib import Path
 
@@ -31,8 +30,6 @@ from dragoman.lm.generate import GenConfig, Generator
 from dragoman.workflow.ledger import Ledger
 from dragoman.train.mixture import sample
 from dragoman.lm.models import resolve
-
-log = logging.getLogger("pairs")
 
 
 def histogram(values: list[float], bins: int = 10) -> dict:

@@ -14,37 +14,27 @@ On CPU QLoRA saves memory, not time (10-25 % slower than LoRA); `paged_adamw_8bi
 back to 8-bit AdamW, and the report records which optimizer ran.
 """
 
-import logging
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
-from dragoman.lm.models import load_model
 from dragoman.train import recipe
-from dragoman.train.finetune import apply_lora, sft_rows, translated
-from dragoman.train.trainer import TrainConfig
-from dragoman.workflow import io, stage
-
-log = logging.getLogger("qlora")
+from dragoman.train.finetune import sft_rows, translated
+from dragoman.workflow import stage
 
 
 def main(st: stage.Stage) -> None:
-    q, langs = st.params["qlora"], st.params["languages"]
+    langs = st.params["languages"]
+    q, cfg, model, tok = recipe.load(st, "qlora", quantize_4bit=st.params["qlora.quant"])
     p = {k: st.params[f"sft.{k}"] for k in ("mixture", "translate_prompt", "classification_tasks")} | {"seed": q["seed"]}
-    cfg = TrainConfig.from_params(q)
-    model, tok = load_model(st.input["model"], quantize_4bit=q["quant"])
-    train = list(io.read_jsonl(st.input["train"]))
-    dev = list(io.read_jsonl(st.input["dev"]))
+    train, dev = recipe.records(st, "train", "dev")
     train_rows, dev_rows, data_report = sft_rows(tok, train, dev, p, langs, cfg.seq_len, cfg.packing,
                                                    translated(st))
-    model = apply_lora(model, q["lora"], kbit=True, seed=cfg.seed)
-    n_4bit = sum(1 for m in model.modules() if type(m).__name__ == "Linear4bit")
-    # the adapter is merged into the unquantized init model, not into the 4-bit training copy
-    report = recipe.train(st, model, tok, cfg, train_rows, dev_rows, init=st.input["model"])
-    if report is not None:
-        io.write_json(st.output["report"], {**report, "method": "qlora", "linear4bit_layers": n_4bit,
-                                            "quant": q["quant"], **data_report})
+    n_4bit = sum(1 for m in model.modules() if type(m).__name__ == "Linear4bit")  # before peft wraps them
+    # the adapter is merged into the unquantized init model (the `model` input), not into the 4-bit training copy
+    report = recipe.train(st, model, tok, cfg, train_rows, dev_rows, lora=q["lora"], kbit=True)
+    recipe.write_report(st, report, method="qlora", linear4bit_layers=n_4bit, quant=q["quant"], **data_report)
 
 
 if __name__ == "__main__":

@@ -14,34 +14,25 @@ bilingual translation tasks from the parallel training pairs
 are generated classification), and an optional share of source-language instructions against forgetting.
 """
 
-import logging
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
-from dragoman.lm.models import load_model
 from dragoman.train import recipe
-from dragoman.train.finetune import apply_lora, sft_rows, translated
-from dragoman.train.trainer import TrainConfig
-from dragoman.workflow import io, stage
-
-log = logging.getLogger("sft")
+from dragoman.train.finetune import sft_rows, translated
+from dragoman.workflow import stage
 
 
 def main(st: stage.Stage) -> None:
-    p, langs = st.params["sft"], st.params["languages"]
-    cfg = TrainConfig.from_params(p)
-    model, tok = load_model(st.input["model"])
-    train = list(io.read_jsonl(st.input["train"]))
-    dev = list(io.read_jsonl(st.input["dev"]))
+    langs = st.params["languages"]
+    p, cfg, model, tok = recipe.load(st, "sft")
+    train, dev = recipe.records(st, "train", "dev")
     train_rows, dev_rows, data_report = sft_rows(tok, train, dev, p, langs, cfg.seq_len, cfg.packing,
                                                    translated(st))
-    if p["method"] == "lora":
-        model = apply_lora(model, p["lora"], seed=cfg.seed)
-    report = recipe.train(st, model, tok, cfg, train_rows, dev_rows, init=st.input["model"])
-    if report is not None:
-        io.write_json(st.output["report"], {**report, "method": p["method"], **data_report})
+    report = recipe.train(st, model, tok, cfg, train_rows, dev_rows,
+                          lora=p["lora"] if p["method"] == "lora" else None)  # None: full fine-tuning
+    recipe.write_report(st, report, method=p["method"], **data_report)
 
 
 if __name__ == "__main__":

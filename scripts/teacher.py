@@ -19,11 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman from this checkout
 
-from dragoman.lm.models import load_model, write_pointer
+from dragoman.lm.models import write_pointer
 from dragoman.train import recipe
-from dragoman.train.finetune import apply_lora, chat_rows
+from dragoman.train.finetune import chat_rows
 from dragoman.train.mixture import sample, translation_tasks
-from dragoman.train.trainer import TrainConfig
 from dragoman.workflow import io, stage
 
 log = logging.getLogger("teacher")
@@ -49,16 +48,12 @@ def main(st: stage.Stage) -> None:
         with io.atomic_path(st.output["live"]) as tmp:
             tmp.mkdir()
         return
-    cfg = TrainConfig.from_params(p)
-    model, tok = load_model(st.input["model"])
-    train = list(io.read_jsonl(st.input["train"]))
-    dev = list(io.read_jsonl(st.input["dev"]))
+    p, cfg, model, tok = recipe.load(st, "teacher")
+    train, dev = recipe.records(st, "train", "dev")
     train_rows, table = translation_rows(tok, train, p, langs["names"], cfg.seq_len, cfg.packing, p["max_pairs"])
     dev_rows, _ = translation_rows(tok, dev, p, langs["names"], cfg.seq_len, True, cfg.eval_rows * 4)
-    model = apply_lora(model, p["lora"], seed=cfg.seed)
-    report = recipe.train(st, model, tok, cfg, train_rows, dev_rows, init=st.input["model"])
-    if report is not None:
-        io.write_json(st.output["report"], {**report, "model": "bootstrap", "mixture": table})
+    report = recipe.train(st, model, tok, cfg, train_rows, dev_rows, lora=p["lora"])
+    recipe.write_report(st, report, model="bootstrap", mixture=table)
 
 
 if __name__ == "__main__":

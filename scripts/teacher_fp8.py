@@ -15,7 +15,6 @@ data. Saved with `save_compressed=True`; `AutoModelForCausalLM.from_pretrained` 
 weights are dequantized on the fly, so FP8 is smaller but slower here; on Hopper GPUs vLLM runs FP8 GEMMs.
 """
 
-import logging
 import shutil
 import sys
 from pathlib import Path
@@ -27,8 +26,6 @@ from dragoman.lm import translation
 from dragoman.lm.generate import GenConfig, Generator
 from dragoman.train.mixture import sample
 from dragoman.lm.models import folder_bytes, resolve, safetensors_dtypes
-
-log = logging.getLogger("teacher_fp8")
 
 
 def quantize(src: str, bf16_dir: Path, out: str, scheme: str, ignore: list[str]) -> None:

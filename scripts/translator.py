@@ -15,7 +15,6 @@ from the pipeline's base model; a hub id or path (Hala: LiquidAI/LFM2-1.2B) star
 Evaluation: `translator.eval.n` pairs of the test split of `translator.eval.source`, translated both ways.
 """
 
-import logging
 import sys
 from pathlib import Path
 
@@ -23,14 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman 
 
 from dragoman.lm import translation
 from dragoman.lm.generate import GenConfig, Generator
-from dragoman.lm.models import load_model
 from dragoman.train import recipe
-from dragoman.train.finetune import apply_lora, chat_rows
+from dragoman.train.finetune import chat_rows
 from dragoman.train.mixture import sample, translation_tasks
-from dragoman.train.trainer import TrainConfig
 from dragoman.workflow import io, scratch as S, stage
-
-log = logging.getLogger("translator")
 
 
 def tuple_tasks(tuples: list[dict], prompt: str, names: dict) -> list[tuple[str, list[dict]]]:
@@ -61,10 +56,9 @@ def evaluate(model_dir: str, pairs: list[dict], p: dict, langs: dict, scratch: P
 
 
 def main(st: stage.Stage) -> None:
-    p, langs = st.params["translator"], st.params["languages"]
-    cfg = TrainConfig.from_params(p)
-    init = st.input["model"] if p["model"] == "base" else p["model"]
-    model, tok = load_model(init)
+    langs = st.params["languages"]
+    init = st.input["model"] if st.params["translator.model"] == "base" else st.params["translator.model"]
+    p, cfg, model, tok = recipe.load(st, "translator", init=init)
     tuples = list(io.read_jsonl(st.input["tuples"]))
     accepted = list(io.read_jsonl(st.input["accepted"]))
     tasks = tuple_tasks(tuples, p["prompt"], langs["names"]) + translation_tasks(
@@ -75,10 +69,10 @@ def main(st: stage.Stage) -> None:
     dev_tasks = translation_tasks(sample(dev, cfg.eval_rows * 4, p["seed"]), langs["names"], p["prompt"],
                                   cfg.eval_rows * 4, p["seed"])
     dev_rows, _, _ = chat_rows(tok, dev_tasks, cfg.seq_len, True)
-    model = apply_lora(model, p["lora"], seed=cfg.seed)
     scratch = S.for_stage(st)  # holds the generation cache; the training resume state goes in train/ below it
     if train_rows:
-        report = recipe.train(st, model, tok, cfg, train_rows, dev_rows, init=init, scratch=scratch / "train")
+        report = recipe.train(st, model, tok, cfg, train_rows, dev_rows, init=init, lora=p["lora"],
+                              scratch=scratch / "train")
         if report is None:  # not the main process: evaluation below runs once
             return
     else:  # the judge accepted nothing and no tuple survived (see reports/pairs.json)

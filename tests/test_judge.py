@@ -26,7 +26,7 @@ def test_answer_xent_matches_token_by_token_computation(tiny_model):
     convs = [[{"role": "user", "content": "hello"}, {"role": "assistant", "content": "مرحبا"}],
              [{"role": "user", "content": "the quick brown fox jumps"}, {"role": "assistant", "content": "fox"}]]
     got = judge.answer_xent(model, tok, convs, max_len=128, batch_size=2)
-    for conv, value in zip(convs, got):
+    for conv, value in zip(convs, got, strict=True):  # one score per conversation
         ids, labels = tokenize_chat(tok, conv)
         nll = []
         with torch.no_grad():

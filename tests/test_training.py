@@ -2,7 +2,6 @@
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 import torch
@@ -133,6 +132,11 @@ def test_two_process_ddp_matches_one_process_on_the_same_global_batch(tiny_model
         for k in ("loss", "eval_loss"):
             if k in x:
                 assert x[k] == pytest.approx(y[k], abs=1e-4), (k, x, y)
+        # the gradient itself: AdamW is nearly scale-invariant, so a gradient off by the process count would
+        # leave the losses equal and show only here
+        if "grad_norm" in x:
+            assert x["grad_norm"] == pytest.approx(y["grad_norm"], rel=1e-3), (x, y)
+    assert sum("grad_norm" in x for x in a["history"]) == 4  # every optimizer step has one
 
 
 @pytest.mark.parametrize("mode", ["full", "lora_embeddings"])

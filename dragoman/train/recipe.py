@@ -3,9 +3,11 @@
 A training script (scripts/cpt.py, sft.py, qlora.py, teacher.py, translator.py) keeps only its method: which
 model it loads, how it wraps it (LoRA, 4-bit), which rows it trains on. Then one call:
 
-    report = recipe.train(st, model, tok, cfg, train_rows, dev_rows, init=st.input["model"])
-    if report is not None:              # None on every process but the main one (DDP)
-        io.write_json(st.output["report"], {**report, ...what this method adds...})
+    p, cfg, model, tok = recipe.load(st, "cpt")
+    train, dev = recipe.records(st, "train", "dev")
+    ...                                 # the method: rows, LoRA / 4-bit
+    report = recipe.train(st, model, tok, cfg, train_rows, dev_rows, lora=p["lora"])  # or lora=None: full
+    recipe.write_report(st, report, method=..., **what_this_method_adds)  # nothing off the main rank (DDP)
 
 `train` runs the loop (dragoman/train/trainer.py) with its resume state in the stage's keyed scratch folder,
 then on the main process writes `model` (merged weights + `adapter/`) and `live` (DVCLive curves), removes the
@@ -18,6 +20,7 @@ import shutil
 from pathlib import Path
 
 from dragoman.lm.models import load_model
+from dragoman.train.finetune import apply_lora
 from dragoman.train.packing import Row
 from dragoman.train.trainer import Trainer, TrainConfig
 from dragoman.workflow import io, scratch as S
@@ -25,15 +28,18 @@ from dragoman.workflow import io, scratch as S
 log = logging.getLogger("dragoman.train.recipe")
 
 
-def train(st, model, tok, cfg: TrainConfig, train_rows: list[Row], dev_rows: list[Row], init: str,
-          scratch: Path | None = None) -> dict | None:
+def train(st, model, tok, cfg: TrainConfig, train_rows: list[Row], dev_rows: list[Row], init: str | None = None,
+          lora: dict | None = None, kbit: bool = False, scratch: Path | None = None) -> dict | None:
     """Fit, save and describe one training stage; returns the report's common fields (None off the main rank).
 
-    `init` is the folder (or hub id) the model was loaded from: a LoRA adapter is merged into a fresh copy of it.
-    `scratch` defaults to the stage's keyed folder; a stage that keeps other state there (the translator's
+    `init` is the folder (or hub id) the model was loaded from (default: the `model` input): a LoRA adapter is
+    merged into a fresh copy of it. `lora` (a params `lora:` block) wraps the model in a peft LoRA first, `kbit`
+    for a 4-bit model (QLoRA); None trains every weight. `scratch` defaults to the stage's keyed folder; a stage that keeps other state there (the translator's
     generation cache) passes a subfolder, so removing the resume state keeps the rest.
     """
-    scratch = scratch or S.for_stage(st)
+    init, scratch = init or st.input["model"], scratch or S.for_stage(st)
+    if lora is not None:
+        model = apply_lora(model, lora, kbit=kbit, seed=cfg.seed)
     n_params = count_params(model)
     trainer = Trainer(model, cfg, scratch)
     result = trainer.fit(train_rows, dev_rows)
@@ -44,6 +50,26 @@ def train(st, model, tok, cfg: TrainConfig, train_rows: list[Row], dev_rows: lis
     write_live(result["history"], st.output["live"], result["timings"])
     shutil.rmtree(scratch, ignore_errors=True)  # outputs written: a forced rerun trains from scratch
     return {**summary(result), "trained": True, "params": n_params, "train_rows": len(train_rows)}
+
+
+def load(st, section: str, init: str | None = None, **load_kwargs) -> tuple[dict, TrainConfig, object, object]:
+    """(params section, its TrainConfig, model, tokenizer) of a training stage; the model comes from `init`
+    (default: the stage's `model` input), `load_kwargs` go to load_model (e.g. quantize_4bit)."""
+    p = st.params[section]
+    model, tok = load_model(init or st.input["model"], **load_kwargs)
+    return p, TrainConfig.from_params(p), model, tok
+
+
+def records(st, *names: str) -> list[list[dict]]:
+    """The JSONL records of the named inputs, e.g. `train, dev = records(st, "train", "dev")`."""
+    return [list(io.read_jsonl(st.input[n])) for n in names]
+
+
+def write_report(st, report: dict | None, **fields) -> None:
+    """The stage's report: the common fields from `train` plus the method's own; only on the main process,
+    where `train` returned them (None elsewhere)."""
+    if report is not None:
+        io.write_json(st.output["report"], {**report, **fields})
 
 
 def untrained(st, model, tok, init: str) -> dict:
