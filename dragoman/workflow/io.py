@@ -44,6 +44,40 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         _remove(tmp)
 
 
+def remove_stale_temps(outputs: Iterable[str | os.PathLike]) -> list[Path]:
+    """Remove the `.name.tmp-<pid>` siblings of these outputs left by a killed process (pid no longer alive);
+    returns what it removed. A live pid's temp is another run writing the same output: left alone."""
+    removed = []
+    for out in map(Path, outputs):
+        for tmp in out.parent.glob(f".{out.name}.tmp-*"):
+            pid = tmp.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and not _alive(int(pid)):
+                _remove(tmp)
+                removed.append(tmp)
+    return removed
+
+
+def remove_outputs(outputs: Iterable[str | os.PathLike]) -> list[Path]:
+    """Remove a failed stage's outputs, so that none of them looks finished (the earlier ones may be complete,
+    from this run or the last); returns what it removed. DVC cache links are unlinked, the cache is untouched."""
+    removed = []
+    for out in map(Path, outputs):
+        if out.exists() or out.is_symlink():
+            _remove(out)
+            removed.append(out)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
+
+
 def _remove(p: Path) -> None:
     if p.is_dir() and not p.is_symlink():
         shutil.rmtree(p)

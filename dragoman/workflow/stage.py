@@ -6,19 +6,25 @@ From the command line (how dvc.yaml runs a stage, and how you debug one):
     python scripts/clean.py --input records=data/ingested/records.jsonl --output clean=data/clean/records.jsonl \
         --output report=reports/clean.json --keys clean,languages
 
-After `main` returns, the shim writes the `perf` output (wall time, peak memory, plus whatever the stage
+If `main` raises, the shim removes every output of the stage (a multi-output stage never leaves some of them
+looking finished), and before `main` it removes temp files (`.name.tmp-<pid>`) that a killed run left beside
+its outputs. The whole run holds the stage's lock (`stage_lock`), so `snakemake -f` and `dvc repro -f` cannot run one
+stage at the same time. After `main` returns, the shim writes the `perf` output (wall time, peak memory, plus whatever the stage
 put in `stage.perf`): timings live only there, never inside cached artifacts.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import logging
 import os
 import resource
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 from dragoman.workflow import io
 from dragoman.workflow import params as P
@@ -79,6 +85,38 @@ def from_cli(argv: list[str] | None, name: str, doc: str | None) -> Stage:
                  params=P.StageParams(name, values), threads=a.threads or os.cpu_count() or 1, log_path=a.log)
 
 
+class StageLocked(RuntimeError):
+    """Another run (Snakemake, DVC or a command line) is running this stage now."""
+
+
+LOCKS = Path(".scratch") / "locks"
+
+
+@contextlib.contextmanager
+def stage_lock(name: str, tool: str) -> Iterator[None]:
+    """One lock per stage that Snakemake and DVC both respect, since both run stages through this shim (each
+    tool locks only against itself). An flock: the kernel releases it when the holder dies, so a killed run
+    leaves no lock behind. Under DDP only rank 0 takes it (the other ranks are the same run)."""
+    if int(os.environ.get("RANK", "0")) != 0:
+        yield
+        return
+    path = LOCKS / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise StageLocked(f"stage '{name}' is already running ({holder}): wait for that run to finish or "
+                              f"stop it, then run again (lock: {path})") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}, from {tool}: {' '.join(sys.argv)}")
+        fh.flush()
+        yield
+
+
 def run(main: Callable[[Stage], None], script_globals: dict, argv: list[str] | None = None) -> None:
     """Entry point: `stage.run(main, globals())` at the bottom of each script."""
     name = os.path.splitext(os.path.basename(script_globals.get("__file__", "stage")))[0]
@@ -89,7 +127,18 @@ def run(main: Callable[[Stage], None], script_globals: dict, argv: list[str] | N
     if "torch" in sys.modules:  # training stages: use the threads the rule was given (CLI: all cores)
         sys.modules["torch"].set_num_threads(st.threads)
     t0 = time.perf_counter()
-    main(st)
+    with stage_lock(st.name, "snakemake" if smk is not None else "command line"):
+        for tmp in io.remove_stale_temps(st.output.values()):
+            log.info("removed %s, left by a killed run", tmp)
+        try:
+            main(st)
+        except BaseException:
+            # all or nothing: an output written before the failure must not look finished next to a missing one
+            removed = io.remove_outputs(st.output.values())
+            if removed:
+                log.error("%s failed: removed its outputs %s, so none of them looks finished", st.name,
+                          ", ".join(map(str, removed)))
+            raise
     perf = {"stage": st.name, "wall_s": round(time.perf_counter() - t0, 3),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "threads": st.threads, **st.perf}
