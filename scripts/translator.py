@@ -57,7 +57,8 @@ def evaluate(model_dir: str, pairs: list[dict], p: dict, langs: dict, scratch: P
 
 def main(st: stage.Stage) -> None:
     langs = st.params["languages"]
-    init = st.input["model"] if st.params["translator.model"] == "base" else st.params["translator.model"]
+    model_id = st.params["translator.model"]
+    init = st.input["model"] if model_id == "base" else model_id
     p, cfg, model, tok = recipe.load(st, "translator", init=init)
     tuples = list(io.read_jsonl(st.input["tuples"]))
     accepted = list(io.read_jsonl(st.input["accepted"]))

@@ -22,7 +22,8 @@ from pathlib import Path
 from dragoman.lm.models import load_model
 from dragoman.train.finetune import apply_lora
 from dragoman.train.packing import Row
-from dragoman.train.trainer import Trainer, TrainConfig
+from dragoman.train.config import TrainConfig
+from dragoman.train.trainer import Trainer
 from dragoman.workflow import io, scratch as S
 
 log = logging.getLogger("dragoman.train.recipe")
@@ -34,8 +35,9 @@ def train(st, model, tok, cfg: TrainConfig, train_rows: list[Row], dev_rows: lis
 
     `init` is the folder (or hub id) the model was loaded from (default: the `model` input): a LoRA adapter is
     merged into a fresh copy of it. `lora` (a params `lora:` block) wraps the model in a peft LoRA first, `kbit`
-    for a 4-bit model (QLoRA); None trains every weight. `scratch` defaults to the stage's keyed folder; a stage that keeps other state there (the translator's
-    generation cache) passes a subfolder, so removing the resume state keeps the rest.
+    for a 4-bit model (QLoRA); None trains every weight. `scratch` defaults to the stage's keyed folder; a stage
+    that keeps other state there (the translator's generation cache) passes a subfolder, so removing the resume
+    state keeps the rest.
     """
     init, scratch = init or st.input["model"], scratch or S.for_stage(st)
     if lora is not None:

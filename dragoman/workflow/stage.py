@@ -8,9 +8,9 @@ From the command line (how dvc.yaml runs a stage, and how you debug one):
 
 If `main` raises, the shim removes every output of the stage (a multi-output stage never leaves some of them
 looking finished), and before `main` it removes temp files (`.name.tmp-<pid>`) that a killed run left beside
-its outputs. The whole run holds the stage's lock (`stage_lock`), so `snakemake -f` and `dvc repro -f` cannot run one
-stage at the same time. After `main` returns, the shim writes the `perf` output (wall time, peak memory, plus whatever the stage
-put in `stage.perf`): timings live only there, never inside cached artifacts.
+its outputs. The whole run holds the stage's lock (`stage_lock`), so `snakemake -f` and `dvc repro -f` cannot
+run one stage at the same time. After `main` returns, the shim writes the `perf` output (wall time, peak memory,
+plus whatever the stage put in `stage.perf`): timings live only there, never inside cached artifacts.
 """
 from __future__ import annotations
 
