@@ -138,6 +138,15 @@ def tiny_repo(tmp_path_factory, tiny_model) -> Path:
     return repo
 
 
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory):
+    """A real S3 server (SeaweedFS) on 127.0.0.1 for the session: the team remote of the DVC tests."""
+    import s3server
+    server = s3server.start(BIN / "weed", tmp_path_factory.mktemp("s3"))
+    yield server
+    server.stop()
+
+
 def planned_jobs(repo: Path) -> set[str]:
     """Rules `snakemake -n` would run (from its job-stats table)."""
     out = run([str(BIN / "snakemake"), "-n", "--quiet", "rules"], repo).stdout

@@ -3,6 +3,10 @@ import csv
 import hashlib
 import json
 import math
+import os
+import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import yaml
@@ -259,17 +263,78 @@ def test_exp_run_reuses_cached_stages_and_exp_show_has_metrics(tiny_repo):
     assert planned_jobs(tiny_repo) == set()
 
 
-def test_push_then_fresh_clone_pull_is_up_to_date(tiny_repo, tmp_path):
+def add_s3_remote(repo: Path, s3) -> None:
+    """The team remote as README says: URL and endpoint in the repo's config, keys only in the environment."""
+    run([str(BIN / "dvc"), "remote", "add", "--local", "--force", "team", "s3://dragoman/cache"], repo)
+    run([str(BIN / "dvc"), "remote", "modify", "--local", "team", "endpointurl", s3.endpoint], repo)
+
+
+def test_push_to_s3_then_fresh_clone_pull_is_up_to_date(tiny_repo, tmp_path, s3):
     commit_run(tiny_repo)
-    remote = tmp_path / "remote"
-    run([str(BIN / "dvc"), "remote", "add", "--local", "tmp", str(remote)], tiny_repo)
-    run([str(BIN / "dvc"), "push", "-r", "tmp"], tiny_repo)  # raw corpora, data and models
+    add_s3_remote(tiny_repo, s3)
+    refused = run([str(BIN / "dvc"), "push", "-r", "team"], tiny_repo, check=False,
+                  env_extra={"AWS_ACCESS_KEY_ID": "nobody", "AWS_SECRET_ACCESS_KEY": "wrong"})
+    assert refused.returncode != 0  # the store checks keys: a push without the team's keys is refused
+    run([str(BIN / "dvc"), "push", "-r", "team"], tiny_repo, env_extra=s3.env)  # raw corpora, data and models
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(tiny_repo), str(clone)], tmp_path)
-    run([str(BIN / "dvc"), "remote", "add", "--local", "tmp", str(remote)], clone)
-    run([str(BIN / "dvc"), "pull", "-r", "tmp"], clone)
-    assert (clone / "models/merged/model.safetensors").exists()
+    add_s3_remote(clone, s3)
+    run([str(BIN / "dvc"), "pull", "-r", "team"], clone, env_extra=s3.env)
+    assert (clone / "models/merged/model.safetensors").read_bytes() == \
+        (tiny_repo / "models/merged/model.safetensors").read_bytes()
     assert "up to date" in run([str(BIN / "dvc"), "status"], clone).stdout.lower()
     # checkout gives files new mtimes in no particular order; `make pull` runs this after `dvc pull`
     run([str(BIN / "snakemake"), "--touch", "--cores", "1", "--quiet"], clone)
     assert planned_jobs(clone) == set()
+
+
+def test_experiments_travel_through_git_and_s3(tiny_repo, tmp_path, s3):
+    """`dvc exp push` sends an experiment's git refs to the git remote and its outputs to the S3 remote; a
+    teammate's clone lists it with `dvc exp pull` and applies it without running anything."""
+    commit_run(tiny_repo)
+    add_s3_remote(tiny_repo, s3)
+    origin = tmp_path / "origin.git"
+    run(["git", "init", "-q", "--bare", str(origin)], tmp_path)
+    run(["git", "remote", "add", "origin", str(origin)], tiny_repo)
+    run(["git", "push", "-q", "origin", "HEAD:refs/heads/main"], tiny_repo)
+    run([str(BIN / "dvc"), "push", "-r", "team"], tiny_repo, env_extra=s3.env)
+    run([str(BIN / "dvc"), "exp", "run", "-S", "merge.t=0.4", "--name", "t04"], tiny_repo)
+    t04_merge = (tiny_repo / "reports/merge.json").read_bytes()
+    run([str(BIN / "dvc"), "exp", "push", "-r", "team", "origin", "t04"], tiny_repo, env_extra=s3.env)
+    run(["git", "checkout", "--", "."], tiny_repo)  # back to the committed run
+    run([str(BIN / "dvc"), "checkout", "--force"], tiny_repo)
+    run([str(BIN / "snakemake"), "--touch", "--cores", "1", "--quiet"], tiny_repo)
+
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", "-b", "main", str(origin), str(clone)], tmp_path)
+    add_s3_remote(clone, s3)
+    run([str(BIN / "dvc"), "exp", "pull", "-r", "team", "origin", "t04"], clone, env_extra=s3.env)
+    assert "t04" in run([str(BIN / "dvc"), "exp", "list", "--all-commits"], clone).stdout
+    run([str(BIN / "dvc"), "exp", "apply", "t04"], clone)
+    assert (clone / "reports/merge.json").read_bytes() == t04_merge
+    assert "up to date" in run([str(BIN / "dvc"), "status"], clone).stdout.lower()
+
+
+def test_snakemake_and_dvc_never_run_one_stage_at_once(tiny_repo, tmp_path):
+    """`snakemake -f` and `dvc repro -f` of one stage at the same time: the second names the first and fails,
+    and the first finishes with whole outputs (each tool locks only against itself; the stage lock is shared)."""
+    repo = tmp_path / "repo"
+    shutil.copytree(tiny_repo, repo, symlinks=True)
+    shutil.rmtree(repo / ".scratch" / "locks", ignore_errors=True)
+    p = yaml.safe_load((repo / "params.yaml").read_text())
+    p["cpt"].update(max_steps=400, eval_every=400, save_every=400)  # long enough to overlap
+    (repo / "params.yaml").write_text(yaml.safe_dump(p, allow_unicode=True, sort_keys=False))
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "TOKENIZERS_PARALLELISM": "false"}
+    smk = subprocess.Popen([str(BIN / "snakemake"), "--cores", "1", "-f", "models/cpt"], cwd=repo, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lock = repo / ".scratch" / "locks" / "cpt.lock"
+    deadline = time.monotonic() + 300
+    while not (lock.exists() and "from snakemake" in lock.read_text()):
+        assert smk.poll() is None and time.monotonic() < deadline, smk.stdout.read()[-3000:] if smk.stdout else ""
+        time.sleep(0.2)
+    refused = run([str(BIN / "dvc"), "repro", "-f", "-s", "cpt"], repo, check=False)
+    out = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "stage 'cpt' is already running" in out and "from snakemake" in out, out
+    assert smk.wait(timeout=600) == 0, smk.stdout.read()[-3000:]
+    assert json.loads((repo / "reports/cpt.json").read_text())["steps"] == 400
+    assert (repo / "models/cpt/model.safetensors").exists()
