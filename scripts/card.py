@@ -48,6 +48,12 @@ def render(p: dict, langs: dict, sources: dict, base_model: str, merge: dict, re
              "## Data versions", "",
              "| artifact | sha256 |", "|---|---|"]
     lines += [f"| {k} | `{v[:16]}` |" for k, v in prov["inputs"].items()]
+    pins = [(k, v) for k, v in prov.get("hub", {}).items() if k != "sources"]
+    pins += [(f"sources.{n}", v["dataset"]) for n, v in prov.get("hub", {}).get("sources", {}).items()]
+    if pins:
+        lines += ["", "Hub inputs, pinned by hub.lock.json:", "", "| input | repo | revision | commit |",
+                  "|---|---|---|---|"]
+        lines += [f"| {k} | {v['repo']} | {v['revision']} | `{v['sha']}` |" for k, v in pins]
     lines += ["", f"Splits: {json.dumps(reports['splits'].get('total', {}), ensure_ascii=False)}", "",
               "## Metrics (held-out test split)", "", *table(head, list(next(iter(head.values())))), "",
               "Sizes of the evaluation sets: " + ", ".join(f"{k} {v}" for k, v in m["eval_sets"].items()) + ".",

@@ -3,9 +3,9 @@
 Inputs:  the raw files each source names (data/raw/..., pulled by `dvc pull data/raw/*.dvc`) or data packages
 Outputs: records (data/ingested/records.jsonl, one record per row, sources in params order),
          report (reports/ingest.json: rows read / kept / dropped per source), perf (reports/ingest.perf.json)
-Params:  sources, ingest
+Params:  sources, ingest; hub.lock.json sources (the pinned commit of each hub dataset)
 Debug:   python scripts/ingest.py --output records=/tmp/records.jsonl --output report=/tmp/ingest.json \
-             --keys sources,ingest
+             --keys sources,ingest --hub-keys sources
 """
 
 import logging
@@ -50,6 +50,9 @@ def ingest_source(name: str, src: dict, limit: int, on_error: str, ledger: Ledge
 def main(st: stage.Stage) -> None:
     sources, limit, on_error = st.params["sources"], st.params["ingest.limit"], st.params["ingest.on_error"]
     ledger = Ledger()
+    # hub datasets load at the commit hub.lock.json pins (an error naming the pin step if unpinned)
+    sources = {name: {**src, "dataset": st.load_id(f"sources.{name}.dataset")} if src["format"] == "hf_dataset"
+               else src for name, src in sources.items()}
 
     def all_records() -> Iterator[dict]:
         for name, src in sources.items():
@@ -57,7 +60,8 @@ def main(st: stage.Stage) -> None:
                             unit="rec", mininterval=2, disable=None)
 
     n = io.write_jsonl(st.output["records"], all_records())
-    io.write_json(st.output["report"], ledger.report())
+    pins = st.hub.get("sources") or {}
+    io.write_json(st.output["report"], {**ledger.report(), **({"hub": pins} if pins else {})})
     st.perf["records"] = n
     log.info("ingested %d records from %d sources", n, len(sources))
 

@@ -145,7 +145,7 @@ def headline(m: dict, langs: dict) -> dict:
             "classification_acc": round(sum(c["accuracy"] for c in cls.values()) / len(cls), 4) if cls else None}
 
 
-def provenance(inputs: dict, params: dict) -> dict:
+def provenance(inputs: dict, params: dict, hub: dict) -> dict:
     def git(*args):
         try:
             return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
@@ -153,6 +153,7 @@ def provenance(inputs: dict, params: dict) -> dict:
             return None
     import torch
     return {"inputs": {k: io.sha256_tree(v) for k, v in sorted(inputs.items())}, "params": params,
+            "hub": {k: v for k, v in sorted(hub.items()) if v},  # hub.lock.json: the commit of every hub input
             "git": {"revision": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))},
             "packages": {p: metadata.version(p) for p in PACKAGES},
             "device": {"platform": platform.platform(), "python": platform.python_version(),
@@ -202,7 +203,7 @@ def main(st: stage.Stage) -> None:
     io.write_json(st.output["metrics"], {
         "headline": rows, "delta_vs_base": forgetting, "models": models, "eval_sets": sizes,
         "provenance": provenance({k: v for k, v in st.input.items() if k != "code"},
-                                 {k: st.params[k] for k in st.params.declared})})
+                                 {k: st.params[k] for k in st.params.declared}, st.hub)})
 
 
 if __name__ == "__main__":

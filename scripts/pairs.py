@@ -4,10 +4,10 @@ Inputs:  model (models/teacher_fp8), train (data/splits/train.jsonl)
 Outputs: tuples (data/pairs/tuples.jsonl: <instruction, response> in both languages), accepted
          (data/pairs/accepted.jsonl: parallel pairs the judge kept, with scores), report (reports/pairs.json:
          acceptance, score histogram, drops per reason), perf (reports/pairs.perf.json)
-Params:  pairs, teacher.prompt, languages
+Params:  pairs, teacher.prompt, languages; hub.lock.json pairs.judge.model (a hub judge's pinned commit)
 Debug:   python scripts/pairs.py --input model=models/teacher_fp8 --input train=data/splits/train.jsonl \
              --output tuples=/tmp/tuples.jsonl --output accepted=/tmp/accepted.jsonl \
-             --output report=/tmp/pairs.json --keys pairs,teacher.prompt,languages
+             --output report=/tmp/pairs.json --keys pairs,teacher.prompt,languages --hub-keys pairs.judge.model
 
 (a) `pairs.n_instructions` source-language instructions (instruction and response, each cut at a sentence
 boundary under `pairs.max_source_tokens`) are translated by the teacher; a tuple is kept when both sides pass
@@ -87,7 +87,7 @@ def translate_instructions(gen: Generator, tok, records: list[dict], p: dict, pr
                     "keep_truncated": p["keep_truncated"]}
 
 
-def judge_parallel(records: list[dict], p: dict, prompt: str, model_dir: str, langs: dict,
+def judge_parallel(records: list[dict], p: dict, prompt: str, judge_model: str, langs: dict,
                    ledger: Ledger) -> tuple[list[dict], list[float], int]:
     """Accepted parallel records (with judge scores), the scores of every judged pair, and how many pairs were
     judged in full (heuristic rejects + model-judged; `not_judged` pairs are outside the cost cap)."""
@@ -111,7 +111,7 @@ def judge_parallel(records: list[dict], p: dict, prompt: str, model_dir: str, la
         if r["id"] not in judged_ids:
             ledger.drop(r["source"], "not_judged")
     from dragoman.lm.models import load_model
-    model, tok = load_model(resolve(j["model"]) if j["model"] != "teacher" else model_dir)
+    model, tok = load_model(resolve(judge_model))
     model.eval()
     quads = [(src, r["texts"][src], tgt, r["texts"][tgt]) for r in judged]
     import torch
@@ -149,7 +149,9 @@ def main(st: stage.Stage) -> None:
     ledger = Ledger()
     tuples, gen_report = translate_instructions(gen, gen.tokenizer, instr, p, prompt, langs, ledger)
     parallel = [r for r in train if r["kind"] == "parallel" and set(r["texts"]) >= {langs["source"], langs["target"]}]
-    accepted, scores, judged = judge_parallel(parallel, p, prompt, st.input["model"], langs, ledger)
+    # the judge: the FP8 teacher, or pairs.judge.model (a hub id loads at its pinned commit: org/name@sha)
+    judge_model = st.input["model"] if p["judge"]["model"] == "teacher" else st.load_id("pairs.judge.model")
+    accepted, scores, judged = judge_parallel(parallel, p, prompt, judge_model, langs, ledger)
     io.write_jsonl(st.output["tuples"], tuples)
     io.write_jsonl(st.output["accepted"], accepted)
     led = ledger.report()
@@ -157,7 +159,7 @@ def main(st: stage.Stage) -> None:
         "tuples": len(tuples), "instructions_in": len(instr), **gen_report,
         "accepted_pairs": len(accepted), "judge_method": p["judge"]["method"], "judged": judged,
         "acceptance_rate": round(len(accepted) / judged, 4) if judged else None,
-        "score_histogram": histogram(scores), "ledger": led})
+        "score_histogram": histogram(scores), "ledger": led, "judge_hub": st.hub.get("pairs.judge.model")})
     st.perf["generate"] = gen.perf()
 
 

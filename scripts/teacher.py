@@ -2,10 +2,10 @@
 
 Inputs:  model (models/base), train, dev (data/splits/{train,dev}.jsonl)
 Outputs: model (models/teacher), report (reports/teacher.json), live (reports/teacher.live), perf
-Params:  teacher, languages
+Params:  teacher, languages; hub.lock.json teacher.model (a hub model's pinned commit)
 Debug:   python scripts/teacher.py --input model=models/base --input train=data/splits/train.jsonl \
              --input dev=data/splits/dev.jsonl --output model=/tmp/teacher --output report=/tmp/teacher.json \
-             --output live=/tmp/teacher.live --keys teacher,languages
+             --output live=/tmp/teacher.live --keys teacher,languages --hub-keys teacher.model
 
 `teacher.model: bootstrap` (the embedded default, nothing to download) LoRA-tunes the base model on the
 parallel training pairs, both directions, with `teacher.prompt`. A hub id or local path (at real scale
@@ -40,11 +40,12 @@ def translation_rows(tok, records: list[dict], p: dict, names: dict, seq_len: in
 def main(st: stage.Stage) -> None:
     p, langs = st.params["teacher"], st.params["languages"]
     if p["model"] != "bootstrap":
-        log.info("teacher.model = %s: used as is, no training", p["model"])
+        model = st.load_id("teacher.model")  # a hub id as org/name@<pinned sha>: the pointer moves with the pin
+        log.info("teacher.model = %s: used as is, no training", model)
         with io.atomic_path(st.output["model"]) as tmp:
             tmp.mkdir()
-            write_pointer(tmp, p["model"])
-        io.write_json(st.output["report"], {"model": p["model"], "trained": False})
+            write_pointer(tmp, model)
+        io.write_json(st.output["report"], {"model": p["model"], "trained": False, "hub": st.hub.get("teacher.model")})
         with io.atomic_path(st.output["live"]) as tmp:
             tmp.mkdir()
         return

@@ -26,6 +26,7 @@ from dragoman.lm import translation
 from dragoman.lm.generate import GenConfig, Generator
 from dragoman.train.mixture import sample
 from dragoman.lm.models import folder_bytes, resolve, safetensors_dtypes
+from dragoman.workflow.pin import hub_ref
 
 
 def quantize(src: str, bf16_dir: Path, out: str, scheme: str, ignore: list[str]) -> None:
@@ -34,8 +35,9 @@ def quantize(src: str, bf16_dir: Path, out: str, scheme: str, ignore: list[str])
     from llmcompressor import oneshot
     from llmcompressor.modifiers.quantization import QuantizationModifier
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    tok = AutoTokenizer.from_pretrained(src)
-    model = AutoModelForCausalLM.from_pretrained(src, dtype=torch.bfloat16)
+    repo, rev = hub_ref(src)  # a pinned hub teacher (teacher.model) loads at its sha
+    tok = AutoTokenizer.from_pretrained(repo, revision=rev)
+    model = AutoModelForCausalLM.from_pretrained(repo, revision=rev, dtype=torch.bfloat16)
     if not (bf16_dir / "config.json").exists():
         with io.atomic_path(bf16_dir) as tmp:
             model.save_pretrained(tmp)

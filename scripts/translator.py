@@ -3,11 +3,11 @@
 Inputs:  model (models/base), tuples, accepted (data/pairs/*.jsonl), dev, test (data/splits/*.jsonl)
 Outputs: model (models/translator), report (reports/translator.json: BLEU/chrF/chrF++ of base vs translator,
          both directions, sacrebleu signatures), hyps (reports/translator.hyps.jsonl), live, perf
-Params:  translator, languages
+Params:  translator, languages; hub.lock.json translator.model (a hub model's pinned commit)
 Debug:   python scripts/translator.py --input model=models/base --input tuples=data/pairs/tuples.jsonl \
              --input accepted=data/pairs/accepted.jsonl --input dev=data/splits/dev.jsonl \
              --input test=data/splits/test.jsonl --output model=/tmp/tr --output report=/tmp/tr.json \
-             --output hyps=/tmp/tr.hyps.jsonl --output live=/tmp/tr.live --keys translator,languages
+             --output hyps=/tmp/tr.hyps.jsonl --output live=/tmp/tr.live --keys translator,languages --hub-keys translator.model
 
 Training rows: every bilingual tuple in both directions (instruction and response separately) plus up to
 `translator.max_pairs` judged parallel pairs (direction drawn by a seeded coin). `translator.model: base` starts
@@ -58,7 +58,7 @@ def evaluate(model_dir: str, pairs: list[dict], p: dict, langs: dict, scratch: P
 def main(st: stage.Stage) -> None:
     langs = st.params["languages"]
     model_id = st.params["translator.model"]
-    init = st.input["model"] if model_id == "base" else model_id
+    init = st.input["model"] if model_id == "base" else st.load_id("translator.model")  # hub: org/name@<pin>
     p, cfg, model, tok = recipe.load(st, "translator", init=init)
     tuples = list(io.read_jsonl(st.input["tuples"]))
     accepted = list(io.read_jsonl(st.input["accepted"]))
@@ -89,7 +89,7 @@ def main(st: stage.Stage) -> None:
                  for d, hs in extra["hyps"].items() for r, h in zip(pairs, hs)]
     io.write_jsonl(st.output["hyps"], hyps)
     io.write_json(st.output["report"], {
-        **report, "model": p["model"], "dropped_no_answer_tokens": dropped, "mixture": table, "eval_source": p["eval"]["source"],
+        **report, "model": p["model"], "hub": st.hub.get("translator.model"), "dropped_no_answer_tokens": dropped, "mixture": table, "eval_source": p["eval"]["source"],
         "eval_pairs": len(pairs), "scores": scores,
         "chrf_gain": {d: round(scores["translator"][d]["chrf"] - scores["base"][d]["chrf"], 4) for d in scores["base"]}})
 

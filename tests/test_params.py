@@ -104,7 +104,7 @@ def test_every_stage_imports_the_dataclasses_its_sections_use():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     checked = 0
     for name, st in stages.items():
-        for key in (k for k in st.get("params", []) if k.split(".")[0] == name):
+        for key in (k for k in st.get("params", []) if isinstance(k, str) and k.split(".")[0] == name):
             node = raw["properties"]
             for part in key.split("."):
                 node = node[part] if part in node else node.get("properties", {}).get(part, {})

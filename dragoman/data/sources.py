@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from dragoman.workflow.io import DataError
+from dragoman.workflow.pin import hub_ref
 
 Row = tuple[str, int | str, Any]  # (file, line or record number, row)
 
@@ -133,8 +134,16 @@ def _moses_rows(files: dict[str, str]) -> Iterator[Row]:
 
 
 def _hf_rows(src: dict) -> Iterator[Row]:
+    """A local dataset folder, or a hub dataset pinned as `org/name@sha` (ingest passes what hub.lock.json
+    pins): that commit's files are fetched (from the local cache when HF_HUB_OFFLINE=1) and loaded as a folder,
+    since `datasets` itself resolves hub ids online only."""
     import datasets  # heavy: only for hub/local datasets
-    ds = datasets.load_dataset(src["dataset"], src.get("dataset_config"), split=src.get("dataset_split", "train"))
+    repo, sha = hub_ref(src["dataset"])
+    where = repo
+    if sha:
+        from huggingface_hub import constants, snapshot_download
+        where = snapshot_download(repo, repo_type="dataset", revision=sha, local_files_only=constants.HF_HUB_OFFLINE)
+    ds = datasets.load_dataset(where, src.get("dataset_config"), split=src.get("dataset_split", "train"))
     for i, r in enumerate(ds, 1):
         yield src["dataset"], i, r
 

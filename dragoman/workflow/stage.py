@@ -41,6 +41,13 @@ class Stage:
     threads: int = 1
     log_path: str | None = None
     perf: dict[str, Any] = field(default_factory=dict)
+    hub: dict[str, Any] = field(default_factory=dict)  # its part of hub.lock.json: {params key: pin}
+
+    def load_id(self, key: str) -> str:
+        """What to load for the hub-capable params value at `key`: `org/name@sha` as hub.lock.json pins it
+        (an error naming the pin step if it does not), or the path / keyword as written."""
+        from dragoman.workflow.pin import pinned_id
+        return pinned_id(self.hub, key, self.params[key], self.params[key.rsplit(".", 1)[0]].get("revision"))
 
 
 def _setup_logging(log_path: str | None) -> None:
@@ -66,7 +73,8 @@ def from_snakemake(smk: Any, name: str) -> Stage:
     values = dict(smk.params.p) if hasattr(smk.params, "p") else {}
     log_path = smk.log[0] if len(smk.log) else None
     return Stage(name=name, input=dict(smk.input.items()), output=dict(smk.output.items()),
-                 params=P.StageParams(name, values), threads=smk.threads, log_path=log_path)
+                 params=P.StageParams(name, values), threads=smk.threads, log_path=log_path,
+                 hub=dict(smk.params.hub) if hasattr(smk.params, "hub") else {})
 
 
 def from_cli(argv: list[str] | None, name: str, doc: str | None) -> Stage:
@@ -76,13 +84,17 @@ def from_cli(argv: list[str] | None, name: str, doc: str | None) -> Stage:
     ap.add_argument("--output", action="append", metavar="NAME=PATH", help="a named output (repeatable)")
     ap.add_argument("--keys", default="", help="comma-separated params keys this stage reads")
     ap.add_argument("--params", default="params.yaml", help="params file (validated against the schema)")
+    ap.add_argument("--hub-keys", default="", help="comma-separated keys of hub.lock.json this stage loads")
     ap.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = all cores)")
     ap.add_argument("--log", default=None, help="also write the log here")
     a = ap.parse_args(argv)
     keys = [k for k in a.keys.split(",") if k]
     values = P.select(P.load(a.params), keys)
+    from dragoman.workflow import pin
+    hub = pin.entries(pin.read_lock(Path(a.params).parent), [k for k in a.hub_keys.split(",") if k])
     return Stage(name=name, input=_pairs(a.input, "--input"), output=_pairs(a.output, "--output"),
-                 params=P.StageParams(name, values), threads=a.threads or os.cpu_count() or 1, log_path=a.log)
+                 params=P.StageParams(name, values), threads=a.threads or os.cpu_count() or 1, log_path=a.log,
+                 hub=hub)
 
 
 class StageLocked(RuntimeError):
