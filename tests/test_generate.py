@@ -48,3 +48,29 @@ def test_cut_line_in_cache_is_regenerated(tiny_model, tmp_path):
     g2 = Generator(str(tiny_model), cfg, "t", tmp_path)
     g2(items()[:3])
     assert g2.generated_items == 1
+
+
+def test_hf_and_vllm_outputs_never_share_a_cache_entry(tiny_model, tmp_path, monkeypatch):
+    """The backend is in the cache key (nothing is loaded to build it, so this runs on a CPU): a vLLM run never
+    reuses HF outputs or the other way round, nor a vLLM run at another tensor-parallel size."""
+    def key(backend: str, gpus: int = 0) -> str:
+        monkeypatch.setattr("torch.cuda.device_count", lambda: gpus)
+        return Generator(str(tiny_model), GenConfig(backend=backend), "t", tmp_path).key
+    assert key("hf") != key("vllm", 1)
+    assert key("vllm", 1) != key("vllm", 2)
+    assert key("hf") == key("hf", 2)  # HF generates on one device whatever else is visible
+    assert key("vllm", 0) == key("vllm", 1)  # at least one shard
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="vLLM needs a CUDA GPU")
+def test_vllm_backend_honours_dtype_and_matches_hf_greedy(tiny_model, tmp_path):
+    """Where vllm is importable (a GPU machine with the `gpu` extra): the contract HF already meets."""
+    pytest.importorskip("vllm", reason="vllm not installed (optional GPU extra)")
+    cfg = dict(max_new_tokens=6, batch_size=4, bf16=True)
+    v = Generator(str(tiny_model), GenConfig(backend="vllm", **cfg), "t", tmp_path)
+    out_v = v(items())
+    assert v._model.llm_engine.model_config.dtype == __import__("torch").bfloat16
+    out_h = Generator(str(tiny_model), GenConfig(backend="hf", **cfg), "t", tmp_path)(items())
+    assert v.key != Generator(str(tiny_model), GenConfig(backend="hf", **cfg), "t", tmp_path).key
+    agree = sum(out_v[i].text == out_h[i].text for i, _ in items())
+    assert agree >= len(PROMPTS) - 1, (out_v, out_h)  # greedy in bf16: at most one tie broken differently

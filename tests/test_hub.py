@@ -83,12 +83,14 @@ def test_moving_a_hub_ref_reruns_exactly_its_readers(tiny_repo, tmp_path, tiny_m
     cache = tmp_path / "hub"
     env = offline_env(cache, tmp_path)
     put_snapshot(cache, "model", "org/tiny", SHA["a"], tiny_model)
-    put_snapshot(cache, "dataset", "org/web", SHA["c"], dataset_files(["مرحبا بالعالم من الشبكة", "صباح الخير يا صديقي"]))
+    put_snapshot(cache, "dataset", "org/web", SHA["c"], dataset_files(["مرحبا بالعالم من الشبكة", "صباح الخير يا صديقي"]),
+                 refs=("main", "v1"))
     p = yaml.safe_load((repo / "params.yaml").read_text())
     p["base"]["model"] = "org/tiny"
-    p["sources"]["web"] = {"kind": "text", "format": "hf_dataset", "dataset": "org/web", "lang": "ar",
-                           "id_field": "id", "fields": {"text": "text"}}
-    (repo / "params.yaml").write_text(yaml.safe_dump(p, allow_unicode=True, sort_keys=False))
+    p["sources"]["web"] = {"kind": "text", "format": "hf_dataset", "dataset": "org/web", "revision": "v1",
+                           "lang": "ar", "id_field": "id", "fields": {"text": "text"}}
+    write(repo, p)
+    pin_cmd = [str(BIN / "python"), "-m", "dragoman.workflow.pin"]
 
     # unpinned hub ids stop both tools before anything loads, saying what to run
     refused = run([str(BIN / "snakemake"), "-n"], repo, check=False, env_extra=env)
@@ -96,37 +98,40 @@ def test_moving_a_hub_ref_reruns_exactly_its_readers(tiny_repo, tmp_path, tiny_m
     refused = run([str(BIN / "dvc"), "repro", "-s", "base"], repo, check=False, env_extra=env)
     assert refused.returncode != 0 and "python -m dragoman.workflow.pin" in refused.stdout + refused.stderr
 
-    run([str(BIN / "python"), "-m", "dragoman.workflow.pin"], repo, env_extra=env)
+    run(pin_cmd, repo, env_extra=env)
     lock = json.loads((repo / "hub.lock.json").read_text())
     assert lock["base"]["model"]["sha"] == SHA["a"] and lock["sources"]["web"]["dataset"]["sha"] == SHA["c"]
-    # the readers load exactly the pinned commits: Snakemake runs base, DVC runs ingest
+    # main moves on after the pin: the readers still load exactly the pinned commits (Snakemake runs base,
+    # DVC runs ingest), and nothing plans a rerun, since a run is reproducible by its lock file
+    put_snapshot(cache, "dataset", "org/web", SHA["d"], dataset_files(["نص جديد من الشبكة"]))
     run([str(BIN / "snakemake"), "--cores", "2", "models/base"], repo, env_extra=env)
     run([str(BIN / "dvc"), "repro", "-s", "ingest"], repo, env_extra=env)
     assert json.loads((repo / "reports/base.perf.json").read_text())["hub"]["sha"] == SHA["a"]
-    ingest = json.loads((repo / "reports/ingest.json").read_text())
-    assert ingest["hub"]["web"]["dataset"]["sha"] == SHA["c"]
+    assert json.loads((repo / "reports/ingest.json").read_text())["hub"]["web"]["dataset"]["sha"] == SHA["c"]
     records = (repo / "data/ingested/records.jsonl").read_text()
-    assert "مرحبا بالعالم من الشبكة" in records
+    assert "مرحبا بالعالم من الشبكة" in records and "نص جديد من الشبكة" not in records
     run([str(BIN / "snakemake"), "--touch", "--cores", "1", "--quiet"], repo, env_extra=env)
     assert planned_jobs(repo) == set()
     before = dvc_changed(repo)  # clean: its input, ingest's records, now holds the hub dataset
 
-    # the hub moves: nothing reruns until the lock file is re-pinned (a run is reproducible by its lock)
+    # the model's main moves and is re-pinned (the dataset stays at its tag): exactly the stage that loads the
+    # model reruns, and metrics, which quotes every pin in its provenance; Snakemake adds what follows base
     put_snapshot(cache, "model", "org/tiny", SHA["b"], tiny_model)
     assert planned_jobs(repo) == set()
-    run([str(BIN / "python"), "-m", "dragoman.workflow.pin"], repo, env_extra=env)
-    # exactly the stage that loads it, and metrics, which quotes every pin in its provenance
+    run(pin_cmd, repo, env_extra=env)
     assert dvc_changed(repo) - before == {"base", "metrics"}
-    assert planned_jobs(repo) == closure({"base"}) | {"all"}  # Snakemake: those and everything downstream
+    assert planned_jobs(repo) == closure({"base"}) | {"all"}
 
-    put_snapshot(cache, "dataset", "org/web", SHA["d"], dataset_files(["نص جديد من الشبكة"]))
-    run([str(BIN / "python"), "-m", "dragoman.workflow.pin"], repo, env_extra=env)
+    # a revision edited in params without a re-pin is refused; after the pin, ingest reads main's commit
+    del p["sources"]["web"]["revision"]
+    write(repo, p)
+    refused = run([str(BIN / "snakemake"), "-n"], repo, check=False)
+    assert refused.returncode != 0 and "but hub.lock.json pins org/web@v1" in refused.stdout + refused.stderr
+    run(pin_cmd, repo, env_extra=env)
+    assert json.loads((repo / "hub.lock.json").read_text())["sources"]["web"]["dataset"]["sha"] == SHA["d"]
     assert dvc_changed(repo) - before == {"base", "ingest", "metrics"}
     assert "ingest" in planned_jobs(repo)
 
-    # a revision in params pins that commit whatever main says
-    p["base"]["revision"] = SHA["a"]
-    (repo / "params.yaml").write_text(yaml.safe_dump(p, allow_unicode=True, sort_keys=False))
-    run([str(BIN / "python"), "-m", "dragoman.workflow.pin"], repo, env_extra=env)
-    assert json.loads((repo / "hub.lock.json").read_text())["base"]["model"]["sha"] == SHA["a"]
 
+def write(repo: Path, params: dict) -> None:
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False))

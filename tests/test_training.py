@@ -139,6 +139,33 @@ def test_two_process_ddp_matches_one_process_on_the_same_global_batch(tiny_model
     assert sum("grad_norm" in x for x in a["history"]) == 4  # every optimizer step has one
 
 
+def launch_two(driver, args: list[str], env: dict, port: int) -> subprocess.CompletedProcess:
+    # --multi_gpu = "several processes through torch.distributed.run"; without a GPU the trainer picks gloo on CPU
+    return subprocess.run([str(BIN / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines",
+                           "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port),
+                           str(driver), *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_two_process_resume_with_dropout_replays_every_rank_exactly(tiny_model, tmp_path):
+    """Kill a 2-process run with LoRA dropout after step 3 (checkpoint at 2), rerun: every rank restores its own
+    RNG streams, so the dropout masks, losses and weights are those of a run never killed."""
+    driver = ROOT / "tests" / "ddp_driver.py"
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "OMP_NUM_THREADS": "1"}
+    full = launch_two(driver, [str(tiny_model), str(tmp_path / "full.json"), "2", "0.3", str(tmp_path / "s-full")],
+                      env, 29541)
+    assert full.returncode == 0, full.stderr[-3000:]
+    args = [str(tiny_model), str(tmp_path / "res.json"), "2", "0.3", str(tmp_path / "s-res")]
+    killed = launch_two(driver, args, {**env, "DRAGOMAN_FAULT_AT_STEP": "3"}, 29542)
+    assert killed.returncode != 0 and "simulated kill after step 3" in killed.stderr
+    resumed = launch_two(driver, args, env, 29543)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    a, b = (json.loads((tmp_path / f).read_text()) for f in ("full.json", "res.json"))
+    assert b["resumed_from_step"] == 2 and b["processes"] == 2
+    assert a["history"] == b["history"]  # bit-equal losses, grad norms and eval losses, step by step
+    wa, wb = torch.load(str(tmp_path / "full.json.pt")), torch.load(str(tmp_path / "res.json.pt"))
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[n], wb[n]) for n in wa)
+
+
 @pytest.mark.parametrize("mode", ["full", "lora_embeddings"])
 def test_full_finetuning_and_lora_with_embeddings_move_the_embeddings(tiny_model, tmp_path, mode):
     from transformers import AutoModelForCausalLM

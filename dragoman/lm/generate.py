@@ -7,7 +7,8 @@ Two backends behind one call, `Generator(...)(items) -> {id: Output}`:
 Prompts are chat messages rendered with the model's chat template.
 
 Outputs are cached as they are produced: `<cache_dir>/<key>.jsonl`, one line per item, appended and flushed
-after every batch, where key = hash(model content, prompt template, generation params). A rerun with
+after every batch, where key = hash(model content, prompt template, generation params, backend and its
+settings: HF and vLLM outputs differ in low bits, as do vLLM runs at another tensor-parallel size). A rerun with
 unchanged inputs loads nothing and generates nothing; after a kill at item k of n the rerun generates only the
 remaining n - k. `DRAGOMAN_FAULT_AT_ITEM=k` simulates that kill (tests).
 """
@@ -57,7 +58,7 @@ class Generator:
     def __init__(self, model: str, cfg: GenConfig, template: str, cache_dir: Path | None, name: str = "generate"):
         self.model_path, self.cfg, self.name = model, cfg, name
         self.backend = ("vllm" if vllm_usable() else "hf") if cfg.backend == "auto" else cfg.backend
-        self.key = stable_hash(model_fingerprint(model), template, cfg.cache_fields())[:16]
+        self.key = stable_hash(model_fingerprint(model), template, cfg.cache_fields(), self.backend_settings())[:16]
         self.cache_file = Path(cache_dir) / f"{name}-{self.key}.jsonl" if cache_dir else None
         self.cache: dict[str, Output] = self._load_cache()
         self.generate_calls = 0    # batches actually generated (a full-cache rerun makes zero)
@@ -65,6 +66,13 @@ class Generator:
         self.new_tokens = 0
         self.seconds = 0.0
         self._model = self._tok = None
+
+    def backend_settings(self) -> dict:
+        """The backend and what of it changes outputs; vLLM shards the model over every GPU the job was given
+        (CUDA_VISIBLE_DEVICES: what SLURM or the user allotted)."""
+        if self.backend == "vllm":
+            return {"backend": "vllm", "tensor_parallel_size": max(1, torch.cuda.device_count())}
+        return {"backend": "hf"}
 
     # ------------------------------------------------------------------ cache
     def _load_cache(self) -> dict[str, Output]:
@@ -180,7 +188,9 @@ class Generator:
         from vllm import LLM, SamplingParams
         if self._model is None:
             repo, rev = hub_ref(self.model_path)
-            self._model = LLM(model=repo, revision=rev, tokenizer_revision=rev, seed=0)
+            self._model = LLM(model=repo, revision=rev, tokenizer_revision=rev, seed=0,
+                              dtype="bfloat16" if self.cfg.bf16 else "float32",
+                              tensor_parallel_size=self.backend_settings()["tensor_parallel_size"])
         if self.cfg.num_beams > 1:
             raise ValueError("generation.num_beams > 1 is not wired for the vLLM backend: set backend: hf")
         sp = SamplingParams(temperature=0.0, max_tokens=self.cfg.max_new_tokens,

@@ -5,8 +5,10 @@ rather than transformers.Trainer, because its contract is what the stages need a
 - the data order is a pure function of (rows, seed): every process knows every global batch, so the loss is
   normalised by the *global* count of loss tokens of the optimizer step — 2 processes × batch b give exactly
   the gradients of 1 process × batch 2b, and gradient accumulation equals one big batch;
-- resume is exact: the checkpoint in the stage's keyed scratch folder holds trainable weights, optimizer,
-  scheduler, RNG state and the loss history, so a killed run continues to the same weights and curve;
+- resume is exact, per rank: the checkpoint in the stage's keyed scratch folder holds trainable weights,
+  optimizer and the loss history (rank 0) and every rank's own CPU and CUDA RNG states (ranks are seeded
+  seed + rank, so each replays its own dropout masks), so a killed run continues to the same weights and
+  curve; everything is loaded with `weights_only=True`, so a tampered scratch folder cannot run code;
 - eval loss at step 0 (the model as it came in) and every `eval_every` steps, on a fixed dev subset;
 - a hard budget: `max_steps` optimizer steps and/or `max_tokens` loss-bearing tokens.
 """
@@ -172,31 +174,48 @@ class Trainer:
     def _ckpt(self) -> Path | None:
         return self.scratch / "checkpoint.pt" if self.scratch else None
 
+    def _rng_file(self, step: int, rank: int) -> Path:
+        return self.scratch / f"rng-step{step}-rank{rank}.pt"
+
     def save(self, step: int, history: list[dict]) -> None:
         path = self._ckpt()
-        if path is None or not self.acc.is_main_process:
+        if path is None:
             return
-        m = self.acc.unwrap_model(self.model)
-        params = dict(m.named_parameters())
-        state = {"step": step, "history": history, "optim": self.opt.state_dict(),
-                 "weights": {n: params[n].detach().cpu().clone() for n in self.named_trainable},
-                 "rng": torch.get_rng_state()}
+        rng = {"cpu": torch.get_rng_state()}  # this rank's streams, written by this rank
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state()
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, path)
+        _atomic_save(rng, self._rng_file(step, self.rank))
+        self.acc.wait_for_everyone()  # every rank's RNG file of this step exists before the checkpoint names it
+        if self.acc.is_main_process:
+            m = self.acc.unwrap_model(self.model)
+            params = dict(m.named_parameters())
+            _atomic_save({"step": step, "history": history, "optim": self.opt.state_dict(), "world": self.world,
+                          "weights": {n: params[n].detach().cpu().clone() for n in self.named_trainable}}, path)
+            for old in path.parent.glob("rng-step*-rank*.pt"):
+                if not old.name.startswith(f"rng-step{step}-"):
+                    old.unlink()
+        self.acc.wait_for_everyone()
 
     def load(self) -> tuple[int, list[dict]]:
         path = self._ckpt()
         if path is None or not path.exists():
             return 0, []
-        state = torch.load(path, weights_only=False)
+        state = torch.load(path, weights_only=True)  # tensors and plain containers only: no code runs
         params = dict(self.acc.unwrap_model(self.model).named_parameters())
         with torch.no_grad():
             for n, w in state["weights"].items():
                 params[n].copy_(w)
         self.opt.load_state_dict(state["optim"])
-        torch.set_rng_state(state["rng"])
+        rng_file = self._rng_file(state["step"], self.rank)
+        if state.get("world") == self.world and rng_file.exists():
+            rng = torch.load(rng_file, weights_only=True)
+            torch.set_rng_state(rng["cpu"])
+            if "cuda" in rng and torch.cuda.is_available():
+                torch.cuda.set_rng_state(rng["cuda"])
+        else:  # data order and weights still resume exactly; only dropout masks will differ
+            log.warning("checkpoint written by %s processes, resuming with %d: RNG streams not restored",
+                        state.get("world"), self.world)
         log.info("resumed from %s at step %d", path, state["step"])
         return state["step"], state["history"]
 
@@ -289,6 +308,12 @@ class Trainer:
 
     def unwrap(self):
         return self.acc.unwrap_model(self.model)
+
+
+def _atomic_save(obj: dict, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
 
 
 class SimulatedKill(RuntimeError):
