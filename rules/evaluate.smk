@@ -85,9 +85,11 @@ rule card:
         metrics="results/metrics.json",
         merge="reports/merge.json",
         splits="reports/splits.json",
+        model="models/merged",
         code=code("scripts/card.py"),
     output:
         card="results/model_card.md",
+        release=directory("models/release"),
     log:
         "logs/card.log",
     conda:
@@ -95,5 +97,6 @@ rule card:
     threads: 1
     params:
         p=params_for("card", "languages", "sources", "base.model", "merge"),
+        hub=hub_pins("base.model"),
     script:
         "../scripts/card.py"

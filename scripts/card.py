@@ -2,16 +2,23 @@
 
 Inputs:  metrics (results/metrics.json), merge, splits, and the reports of the lineage's training stages
          (cpt, sft, qlora as evaluated; translator, instructions when the translated corpus is used)
-Outputs: card (results/model_card.md) — written beside the results, never into models/merged (which `metrics`
-         reads: writing there would invalidate it)
-Params:  card, languages, sources, base.model, merge
+         model (models/merged: released as it is)
+Outputs: card (results/model_card.md, the human copy) and release (models/release/: the merged model's files,
+         hard-linked, plus README.md = the card under a Hugging Face metadata block, so
+         `huggingface-cli upload <org/name> models/release` publishes model and card). Never written into
+         models/merged: `metrics` reads it (writing there would invalidate it) and DVC refuses two stages'
+         outputs in one folder.
+Params:  card, languages, sources, base.model, merge; hub.lock.json base.model (base_model's pinned commit)
 Debug:   python scripts/card.py --input metrics=results/metrics.json --input merge=reports/merge.json \
              --input sft=reports/sft.json --input cpt=reports/cpt.json --input translator=reports/translator.json \
              --input instructions=reports/instructions.json --input splits=reports/splits.json \
-             --output card=/tmp/card.md --keys card,languages,sources,base.model,merge
+             --input model=models/merged --output card=/tmp/card.md --output release=/tmp/release \
+             --keys card,languages,sources,base.model,merge --hub-keys base.model
 """
 
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -66,12 +73,55 @@ def render(p: dict, langs: dict, sources: dict, base_model: str, merge: dict, re
     return "\n".join(lines)
 
 
+# headline metric -> (task type, metric type, what it measures): the model-index entries of the release card
+INDEX = {"chrf_src_tgt": ("translation", "chrf", "chrF {src}->{tgt}"),
+         "chrf_tgt_src": ("translation", "chrf", "chrF {tgt}->{src}"),
+         "mcq_acc": ("multiple-choice", "accuracy", "multiple-choice accuracy"),
+         "classification_acc": ("text-classification", "accuracy", "label classification accuracy"),
+         "ppl_target": ("text-generation", "perplexity", "perplexity ({tgt})")}
+
+
+def metadata(p: dict, langs: dict, sources: dict, base_id: str, base_pin: dict | None, metrics: dict) -> str:
+    """The Hugging Face metadata block (YAML), built and serialised by huggingface_hub itself."""
+    from huggingface_hub import EvalResult, ModelCardData
+    row = metrics["headline"].get("merged") or next(iter(metrics["headline"].values()))
+    fill = {"src": langs["source"], "tgt": langs["target"]}
+    results = [EvalResult(task_type=task, dataset_type="dragoman-heldout", dataset_name="dragoman held-out test split",
+                          dataset_split="test", metric_type=kind, metric_value=row[k], metric_name=name.format(**fill))
+               for k, (task, kind, name) in INDEX.items() if row.get(k) is not None]
+    datasets = sorted({*p.get("datasets", []), *(s["dataset"] for s in sources.values() if s["format"] == "hf_dataset")})
+    data = ModelCardData(model_name=p["name"], language=sorted({langs["target"], langs["source"]}),
+                         license=p["license"], base_model=base_id,
+                         datasets=datasets or None, tags=["dragoman", "language-adaptation", "merge"],
+                         pipeline_tag="text-generation", eval_results=results or None,
+                         base_model_revision=base_pin["sha"] if base_pin else None)
+    return data.to_yaml()
+
+
+def release(model_dir: str, out: str, readme: str) -> None:
+    """models/release: every file of the merged model hard-linked (no second copy on disk; DVC's cache holds
+    the same content once), plus README.md."""
+    with io.atomic_path(out) as tmp:
+        tmp.mkdir()
+        for f in sorted(Path(model_dir).iterdir()):
+            if f.is_file() and f.name != "README.md":
+                try:
+                    os.link(f, tmp / f.name)
+                except OSError:  # another file system: copy
+                    shutil.copy2(f, tmp / f.name)
+        (tmp / "README.md").write_text(readme, encoding="utf-8")
+
+
 def main(st: stage.Stage) -> None:
-    reports = {k: json.loads(Path(v).read_text()) for k, v in st.input.items() if k != "code"}
-    text = render(st.params["card"], st.params["languages"], st.params["sources"], st.params["base.model"],
-                  st.params["merge"], reports)
+    reports = {k: json.loads(Path(v).read_text()) for k, v in st.input.items() if k not in ("code", "model")}
+    p, langs, sources = st.params["card"], st.params["languages"], st.params["sources"]
+    base_pin = st.hub.get("base.model")
+    base_id = base_pin["repo"] if base_pin else p["base_model"]  # the embedded GGUF stands for its hub original
+    text = render(p, langs, sources, st.params["base.model"], st.params["merge"], reports)
     with io.atomic_path(st.output["card"]) as tmp:
         tmp.write_text(text, encoding="utf-8")
+    release(st.input["model"], st.output["release"],
+            f"---\n{metadata(p, langs, sources, base_id, base_pin, reports['metrics'])}\n---\n\n{text}")
 
 
 if __name__ == "__main__":

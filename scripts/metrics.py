@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # import dragoman 
 from dragoman.lm import evaluate as ev
 from dragoman.workflow import io, scratch as S, stage
 from dragoman.lm import translation
-from dragoman.lm.models import load_model
-from dragoman.lm.generate import GenConfig, Generator
+from dragoman.lm.models import load_for_inference
+from dragoman.lm.generate import GenConfig, Generator, backend_of
 from dragoman.train.mixture import sample, texts_in
 from dragoman.data.normalize import OPS
 
@@ -102,12 +102,12 @@ def directions(pairs: list[dict], target: str) -> list[tuple[str, str]]:
 
 def evaluate_model(name: str, path: str, data: dict, p: dict, langs: dict, tasks: dict, prompt: str,
                    scratch: Path) -> tuple[dict, list[dict], dict]:
-    model, tok = load_model(path)
-    model.eval()
-    ppl = lambda texts: ev.perplexity(model, tok, texts, p["perplexity"]["max_len"], p["batch_size"], p["bf16"])
-    m = {"perplexity": {"target": ppl(data["target_texts"]), "source": ppl(data["source_texts"])}}
-    gen = Generator(path, GenConfig.from_params(p["translation"]["generation"]), prompt, scratch, name=name)
-    m["translation"], hyps = {}, []
+    cfg = GenConfig.from_params(p["translation"]["generation"])
+    # one copy of the model: on a GPU the HF generator shares the scoring copy; a vLLM engine generates first
+    # and is freed before the scoring copy loads (it reserves most of the GPU's memory)
+    loaded = load_for_inference(path, p["bf16"]) if backend_of(cfg) == "hf" else None
+    gen = Generator(path, cfg, prompt, scratch, name=name, loaded=loaded)
+    m, hyps = {"translation": {}}, []
     for s, d in directions(data["pairs"], langs["target"]):
         pairs = [r for r in data["pairs"] if {s, d} <= set(r["texts"])]
         items = [(f"{r['id']}|{s}>{d}", translation.messages(prompt, r["texts"][s], s, d, langs["names"]))
@@ -118,6 +118,10 @@ def evaluate_model(name: str, path: str, data: dict, p: dict, langs: dict, tasks
                                                           langs["scripts"].get(d, ""))
         hyps += [{"model": name, "direction": f"{s}->{d}", "id": r["id"], "hypothesis": h}
                  for r, h in zip(pairs, texts)]
+    gen.close()
+    model, tok = loaded or load_for_inference(path, p["bf16"])
+    ppl = lambda texts: ev.perplexity(model, tok, texts, p["perplexity"]["max_len"], p["batch_size"], p["bf16"])
+    m["perplexity"] = {"target": ppl(data["target_texts"]), "source": ppl(data["source_texts"])}
     m["mcq"] = mcq(model, tok, data["mcq"], p)
     m["classification"] = classify(model, tok, data["classification"], tasks, p)
     rob = p["robustness"]

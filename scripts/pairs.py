@@ -110,9 +110,8 @@ def judge_parallel(records: list[dict], p: dict, prompt: str, judge_model: str, 
     for r in survivors:
         if r["id"] not in judged_ids:
             ledger.drop(r["source"], "not_judged")
-    from dragoman.lm.models import load_model
-    model, tok = load_model(resolve(judge_model))
-    model.eval()
+    from dragoman.lm.models import load_for_inference
+    model, tok = load_for_inference(resolve(judge_model))  # bf16 on a GPU: a Command-A-size judge fits
     quads = [(src, r["texts"][src], tgt, r["texts"][tgt]) for r in judged]
     import torch
     with torch.autocast(model.device.type, dtype=torch.bfloat16):
@@ -148,6 +147,7 @@ def main(st: stage.Stage) -> None:
     gen = Generator(st.input["model"], GenConfig.from_params(p["generation"]), prompt, scratch, name="teacher")
     ledger = Ledger()
     tuples, gen_report = translate_instructions(gen, gen.tokenizer, instr, p, prompt, langs, ledger)
+    gen.close()  # the teacher's generation copy (a vLLM engine on a GPU) goes before the judge's loads
     parallel = [r for r in train if r["kind"] == "parallel" and set(r["texts"]) >= {langs["source"], langs["target"]}]
     # the judge: the FP8 teacher, or pairs.judge.model (a hub id loads at its pinned commit: org/name@sha)
     judge_model = st.input["model"] if p["judge"]["model"] == "teacher" else st.load_id("pairs.judge.model")

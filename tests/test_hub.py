@@ -115,23 +115,27 @@ def test_moving_a_hub_ref_reruns_exactly_its_readers(tiny_repo, tmp_path, tiny_m
     before = dvc_changed(repo)  # clean: its input, ingest's records, now holds the hub dataset
 
     # the model's main moves and is re-pinned (the dataset stays at its tag): exactly the stage that loads the
-    # model reruns, and metrics, which quotes every pin in its provenance; Snakemake adds what follows base
+    # model reruns, and metrics and card, which quote the pins (provenance, the card's base_model revision);
+    # Snakemake adds what follows base
     put_snapshot(cache, "model", "org/tiny", SHA["b"], tiny_model)
     assert planned_jobs(repo) == set()
     run(pin_cmd, repo, env_extra=env)
-    assert dvc_changed(repo) - before == {"base", "metrics"}
+    assert dvc_changed(repo) - before == {"base", "metrics", "card"}
     assert planned_jobs(repo) == closure({"base"}) | {"all"}
 
-    # a revision edited in params without a re-pin is refused; after the pin, ingest reads main's commit
-    del p["sources"]["web"]["revision"]
+    # a revision edited in params without a re-pin is refused, naming what the lock file pins
+    p["sources"]["web"]["revision"] = "v2"
     write(repo, p)
     refused = run([str(BIN / "snakemake"), "-n"], repo, check=False)
     assert refused.returncode != 0 and "but hub.lock.json pins org/web@v1" in refused.stdout + refused.stderr
+    p["sources"]["web"]["revision"] = "v1"
+    write(repo, p)
+    # the tag moves to the newer commit: re-pinned, ingest joins them
+    put_snapshot(cache, "dataset", "org/web", SHA["d"], dataset_files(["نص جديد من الشبكة"]), refs=("main", "v1"))
     run(pin_cmd, repo, env_extra=env)
     assert json.loads((repo / "hub.lock.json").read_text())["sources"]["web"]["dataset"]["sha"] == SHA["d"]
-    assert dvc_changed(repo) - before == {"base", "ingest", "metrics"}
+    assert dvc_changed(repo) - before == {"base", "ingest", "metrics", "card"}
     assert "ingest" in planned_jobs(repo)
-
 
 def write(repo: Path, params: dict) -> None:
     (repo / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False))

@@ -226,6 +226,17 @@ def test_merge_metrics_layers_card(tiny_repo):
     card = (tiny_repo / "results/model_card.md").read_text()
     assert "## Metrics" in card and "CC-BY 2.0 FR" in card and "| merged |" in card
     assert not (tiny_repo / "models/merged/README.md").exists()  # the card never lands in the merged folder
+    # the release folder is the merged model plus a README.md that the hub's own parser reads as a model card
+    from huggingface_hub import ModelCard
+    rel = tiny_repo / "models/release"
+    assert (rel / "model.safetensors").read_bytes() == (tiny_repo / "models/merged/model.safetensors").read_bytes()
+    hub_card = ModelCard.load(rel / "README.md")
+    assert hub_card.data.base_model == "HuggingFaceTB/SmolLM2-135M-Instruct" and hub_card.data.license == "other"
+    assert hub_card.data.language == ["ar", "en"] and "dragoman" in hub_card.data.tags
+    results = {(r.metric_type, r.metric_name): r.metric_value for r in hub_card.data.eval_results}
+    assert results[("chrf", "chrF en->ar")] == m["headline"]["merged"]["chrf_src_tgt"]
+    assert results[("accuracy", "multiple-choice accuracy")] == m["headline"]["merged"]["mcq_acc"]
+    assert "## Metrics" in hub_card.text
 
 
 # ---- experiments and sharing: last, because they commit to the shared run's git history --------------------

@@ -54,10 +54,18 @@ def vllm_usable() -> bool:
     return torch.cuda.is_available()
 
 
+def backend_of(cfg: GenConfig) -> str:
+    """The backend a config runs on here: `auto` = vLLM where it is installed and a GPU is present, else HF."""
+    return ("vllm" if vllm_usable() else "hf") if cfg.backend == "auto" else cfg.backend
+
+
 class Generator:
-    def __init__(self, model: str, cfg: GenConfig, template: str, cache_dir: Path | None, name: str = "generate"):
+    def __init__(self, model: str, cfg: GenConfig, template: str, cache_dir: Path | None, name: str = "generate",
+                 loaded: tuple | None = None):
+        """`loaded`: the stage's own (model, tokenizer) of `model` (models.load_for_inference); the HF backend
+        generates with it when it has the device and dtype this config wants (a GPU: one copy per stage)."""
         self.model_path, self.cfg, self.name = model, cfg, name
-        self.backend = ("vllm" if vllm_usable() else "hf") if cfg.backend == "auto" else cfg.backend
+        self.backend = backend_of(cfg)
         self.key = stable_hash(model_fingerprint(model), template, cfg.cache_fields(), self.backend_settings())[:16]
         self.cache_file = Path(cache_dir) / f"{name}-{self.key}.jsonl" if cache_dir else None
         self.cache: dict[str, Output] = self._load_cache()
@@ -66,6 +74,20 @@ class Generator:
         self.new_tokens = 0
         self.seconds = 0.0
         self._model = self._tok = None
+        if loaded is not None and self.backend == "hf" and self._reusable(loaded[0]):
+            self._model, self._tok = loaded
+
+    def _reusable(self, model) -> bool:
+        want = torch.bfloat16 if self.cfg.bf16 else torch.float32
+        return model.dtype == want and model.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+    def close(self) -> None:
+        """Free the model (vLLM holds most of the GPU's memory) before the stage loads another."""
+        self._model = None
+        if torch.cuda.is_available():
+            import gc
+            gc.collect()
+            torch.cuda.empty_cache()
 
     def backend_settings(self) -> dict:
         """The backend and what of it changes outputs; vLLM shards the model over every GPU the job was given

@@ -106,7 +106,8 @@ def load_tokenizer(path: str):
 
 
 def load_model(path: str, quantize_4bit: dict | None = None):
-    """Tokenizer and model from a folder or a pinned hub id; `quantize_4bit` = bitsandbytes NF4 settings for QLoRA."""
+    """Tokenizer and model to train, from a folder or a pinned hub id: fp32 master weights (accelerate places
+    them; the trainer autocasts); `quantize_4bit` = bitsandbytes NF4 settings for QLoRA, loaded onto the GPU."""
     import torch
     from transformers import AutoModelForCausalLM
     tok = load_tokenizer(path)
@@ -121,3 +122,18 @@ def load_model(path: str, quantize_4bit: dict | None = None):
     repo, rev = hub_ref(path)
     model = AutoModelForCausalLM.from_pretrained(repo, revision=rev, **kw)
     return model, tok
+
+
+def load_for_inference(path: str, bf16: bool = True):
+    """(model, tokenizer) for a stage that scores or generates, where it runs best: on a GPU one copy in bf16
+    (fp32 if `bf16` is off) placed on it, which the stage's HF generation shares (`Generator(loaded=...)`); on a
+    CPU fp32 (scoring autocasts to bf16), so CPU numbers stay those of fp32 weights."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    on_gpu = torch.cuda.is_available()
+    dtype = torch.bfloat16 if on_gpu and bf16 else torch.float32
+    tok = load_tokenizer(path)
+    repo, rev = hub_ref(path)
+    model = AutoModelForCausalLM.from_pretrained(repo, revision=rev, dtype=dtype,
+                                                 device_map={"": 0} if on_gpu else None)
+    return model.eval(), tok

@@ -137,7 +137,7 @@ def hub_ref(model: str) -> tuple[str, str | None]:
     this module (hub ids cannot hold '@'); anything else loads as it is."""
     repo, _, sha = model.rpartition("@")
     if repo and len(sha) == 40 and all(c in "0123456789abcdef" for c in sha) and not Path(model).exists():
-        return repo, None
+        return repo, sha
     return model, None
 
 

@@ -129,6 +129,17 @@ def stage_lock(name: str, tool: str) -> Iterator[None]:
         yield
 
 
+def device_perf() -> dict[str, Any]:
+    """Where a stage that ran torch ran: the GPU's name and its peak allocated memory, or the CPU."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return {}
+    if not torch.cuda.is_available():
+        return {"device": "cpu"}
+    return {"device": torch.cuda.get_device_name(0),
+            "peak_gpu_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1)}
+
+
 def run(main: Callable[[Stage], None], script_globals: dict, argv: list[str] | None = None) -> None:
     """Entry point: `stage.run(main, globals())` at the bottom of each script."""
     name = os.path.splitext(os.path.basename(script_globals.get("__file__", "stage")))[0]
@@ -153,7 +164,7 @@ def run(main: Callable[[Stage], None], script_globals: dict, argv: list[str] | N
             raise
     perf = {"stage": st.name, "wall_s": round(time.perf_counter() - t0, 3),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "threads": st.threads, **st.perf}
+            "threads": st.threads, **device_perf(), **st.perf}
     if "perf" in st.output and int(os.environ.get("RANK", "0")) == 0:  # under DDP only rank 0 writes
         io.write_json(st.output["perf"], perf)
     log.info("%s done in %.1f s, peak RSS %.0f MB", st.name, perf["wall_s"], perf["peak_rss_mb"])
