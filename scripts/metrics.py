@@ -82,11 +82,18 @@ def classify(model, tok, records: list[dict], tasks: dict, p: dict, transform=la
     return out
 
 
-def mcq(model, tok, records: list[dict], p: dict) -> dict:
+MCQ_DELIMITER = " "  # between "Answer:" and the choice, as lm-eval's target_delimiter
+
+
+def mcq_items(records: list[dict]) -> list[tuple[str, list[str]]]:
+    """(context, choices) per item: the prompt tests/test_harness.py gives lm-evaluation-harness too."""
     letters = "ABCDEFGH"
-    items = [("Question: " + r["question"] + "\n" + "\n".join(f"{letters[i]}. {c}" for i, c in enumerate(r["choices"]))
-              + "\nAnswer:", [" " + c for c in r["choices"]]) for r in records]
-    picks = ev.choose(model, tok, items, p["batch_size"], p["bf16"])
+    return [("Question: " + r["question"] + "\n" + "\n".join(f"{letters[i]}. {c}" for i, c in enumerate(r["choices"]))
+             + "\nAnswer:", list(r["choices"])) for r in records]
+
+
+def mcq(model, tok, records: list[dict], p: dict) -> dict:
+    picks = ev.choose(model, tok, mcq_items(records), p["batch_size"], p["bf16"], MCQ_DELIMITER)
     gold = [r["answer"] for r in records]
     n = max(1, len(records))
     return {"acc": round(sum(g == x["pick"] for g, x in zip(gold, picks)) / n, 4),

@@ -57,14 +57,17 @@ def perplexity(model, tok, texts: list[str], max_len: int, batch_size: int = 16,
             "tokens": n, "texts": len(pairs)}
 
 
-def choose(model, tok, items: list[tuple[str, list[str]]], batch_size: int = 16, bf16: bool = True) -> list[dict]:
+def choose(model, tok, items: list[tuple[str, list[str]]], batch_size: int = 16, bf16: bool = True,
+           delimiter: str = "") -> list[dict]:
     """For (context, choices): the log-likelihood pick (acc) and the per-character-normalized pick (acc_norm),
-    as lm-eval scores multiple choice. Each choice is scored as a continuation of the context."""
+    as lm-eval scores multiple choice: each choice is scored as the continuation `delimiter + choice` of the
+    context, and acc_norm divides by the length of the choice alone (lm-eval's target_delimiter and
+    completion_len; tests/test_harness.py checks both item by item against lm-evaluation-harness)."""
     pairs, owner = [], []
     for k, (ctx, choices) in enumerate(items):
         c_ids = tok(ctx, add_special_tokens=False)["input_ids"]
         for ch in choices:
-            pairs.append((c_ids, tok(ch, add_special_tokens=False)["input_ids"] or [tok.eos_token_id]))
+            pairs.append((c_ids, tok(delimiter + ch, add_special_tokens=False)["input_ids"] or [tok.eos_token_id]))
             owner.append(k)
     scored = continuation_logprobs(model, tok.pad_token_id or 0, pairs, batch_size, bf16)
     out, j = [], 0
