@@ -97,6 +97,8 @@ def default_targets():
         "reports/layers.json",
         "results/model_card.md",
     ]
+    if config["benchmarks"]["enabled"]:
+        targets.append("reports/benchmarks.json")
     if uses_translated_corpus():
         targets += [
             "reports/teacher_fp8.json",

@@ -1,5 +1,6 @@
-# Merge, evaluate, analyse, document: models/merged, results/metrics.json, reports/layers.json, the model card.
-# Code: scripts/{merge,metrics,layers,card}.py on dragoman/lm/ (merging, evaluate, translation).
+# Merge, evaluate, analyse, document: models/merged, results/metrics.json, reports/layers.json, the model card,
+# and the optional lm-evaluation-harness run (reports/benchmarks.json).
+# Code: scripts/{merge,metrics,layers,card,benchmarks}.py on dragoman/lm/ (merging, evaluate, translation, harness).
 
 
 rule merge:
@@ -100,3 +101,25 @@ rule card:
         hub=hub_pins("base.model"),
     script:
         "../scripts/card.py"
+
+
+rule benchmarks:
+    input:
+        **lineage_models(config["benchmarks"]["models"]),
+        test="data/splits/test.jsonl",
+        code=code("scripts/benchmarks.py"),
+    output:
+        report="reports/benchmarks.json",
+        perf="reports/benchmarks.perf.json",
+    log:
+        "logs/benchmarks.log",
+    conda:
+        "../envs/dragoman.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=1,
+        mem_mb=8000,
+    params:
+        p=params_for("benchmarks"),
+    script:
+        "../scripts/benchmarks.py"

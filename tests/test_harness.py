@@ -4,7 +4,6 @@ through a local task definition (no hub)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
@@ -12,19 +11,6 @@ import yaml
 from conftest import ROOT
 
 N_ITEMS = 60
-
-# the prompt of scripts/metrics.py's mcq(), as lm-eval's jinja templates
-TASK = {
-    "task": "dragoman_exams_ar",
-    "dataset_path": "json",
-    "test_split": "test",
-    "output_type": "multiple_choice",
-    "doc_to_text": "Question: {{question}}\n{% for c in choices %}{{ 'ABCDEFGH'[loop.index0] }}. {{c}}\n{% endfor %}"
-                   "Answer:",
-    "doc_to_choice": "{{choices}}",
-    "doc_to_target": "{{answer}}",
-    "metric_list": [{"metric": "acc"}, {"metric": "acc_norm"}],
-}
 
 
 def exams_records(n: int, fits) -> list[dict]:
@@ -44,9 +30,7 @@ def exams_records(n: int, fits) -> list[dict]:
 
 
 def test_our_exams_scores_equal_lm_evaluation_harness(tiny_model, tmp_path):
-    import lm_eval
-    from lm_eval.tasks import TaskManager
-
+    from dragoman.lm import harness
     from dragoman.lm.models import load_model
     import importlib.util
     spec = importlib.util.spec_from_file_location("metrics_script", ROOT / "scripts" / "metrics.py")
@@ -56,24 +40,16 @@ def test_our_exams_scores_equal_lm_evaluation_harness(tiny_model, tmp_path):
     model, tok = load_model(str(tiny_model))
     length = lambda ctx, choices: len(tok(ctx + " " + max(choices, key=len))["input_ids"])
     records = exams_records(N_ITEMS, lambda r: length(*metrics.mcq_items([r])[0]) <= 250)
-    data = tmp_path / "exams.jsonl"
-    data.write_text("".join(json.dumps({"question": r["question"], "choices": r["choices"], "answer": r["answer"]},
-                                       ensure_ascii=False) + "\n" for r in records))
-    tasks = tmp_path / "tasks"
-    tasks.mkdir()
-    (tasks / "dragoman_exams_ar.yaml").write_text(yaml.safe_dump(
-        {**TASK, "dataset_kwargs": {"data_files": {"test": str(data)}}}, allow_unicode=True, sort_keys=False))
-    out = lm_eval.simple_evaluate(model="hf", model_args=f"pretrained={tiny_model},dtype=float32", device="cpu",
-                                  tasks=["dragoman_exams_ar"], task_manager=TaskManager(include_path=str(tasks)),
-                                  batch_size=4, log_samples=True)
-    theirs = out["results"]["dragoman_exams_ar"]
+    task = harness.write_mcq_task(records, tmp_path / "tasks")
+    out = harness.evaluate(str(tiny_model), [task], tmp_path / "tasks", batch_size=4, bf16=False, log_samples=True)
+    theirs = out["results"][task]
 
     ours = metrics.mcq(model.eval(), tok, records, {"batch_size": 4, "bf16": False})
-    assert ours["n"] == N_ITEMS == len(out["samples"]["dragoman_exams_ar"])
+    assert ours["n"] == N_ITEMS == len(out["samples"][task])
     # item by item: the same log-likelihood for every choice
     from dragoman.lm import evaluate as ev
     picks = ev.choose(model, tok, metrics.mcq_items(records), 4, False, metrics.MCQ_DELIMITER)
-    for sample in sorted(out["samples"]["dragoman_exams_ar"], key=lambda s: s["doc_id"]):
+    for sample in sorted(out["samples"][task], key=lambda s: s["doc_id"]):
         lls = [float(r[0][0] if isinstance(r[0], (list, tuple)) else r[0]) for r in sample["filtered_resps"]]
         mine = picks[sample["doc_id"]]
         assert lls == pytest.approx(mine["loglik"], abs=1e-4), sample["doc_id"]
@@ -81,3 +57,31 @@ def test_our_exams_scores_equal_lm_evaluation_harness(tiny_model, tmp_path):
         assert (sample["acc"], sample["acc_norm"]) == (float(mine["pick"] == gold), float(mine["pick_norm"] == gold))
     assert ours["acc"] == pytest.approx(theirs["acc,none"], abs=1e-4)
     assert ours["acc_norm"] == pytest.approx(theirs["acc_norm,none"], abs=1e-4)
+
+
+def test_benchmarks_stage_reports_the_harness_numbers(tiny_model, tmp_path, monkeypatch):
+    """The optional `benchmarks` stage from its command line (as dvc.yaml would run it) on test-split records."""
+    import subprocess
+    import sys
+    from dragoman.lm.models import load_model
+    model, tok = load_model(str(tiny_model))
+    records = exams_records(8, lambda r: len(tok(r["question"] + " ".join(r["choices"]))["input_ids"]) <= 200)
+    test = tmp_path / "test.jsonl"
+    test.write_text("".join(json.dumps({**r, "kind": "mcq", "source": "exams_ar"}, ensure_ascii=False) + "\n"
+                            for r in records))
+    out = tmp_path / "bench.json"
+    p = subprocess.run([sys.executable, str(ROOT / "scripts/benchmarks.py"), "--input", f"base={tiny_model}",
+                        "--input", f"merged={tiny_model}", "--input", f"test={test}", "--output", f"report={out}",
+                        "--keys", "benchmarks", "--params", str(ROOT / "params.yaml")],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["mcq_items"] == 8 and report["tasks"] == ["dragoman_mcq"]
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("metrics_script", ROOT / "scripts" / "metrics.py")
+    metrics = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(metrics)
+    ours = metrics.mcq(model.eval(), tok, records, {"batch_size": 4, "bf16": False})
+    for name in ("base", "merged"):
+        assert report["models"][name]["dragoman_mcq"]["acc"] == pytest.approx(ours["acc"], abs=1e-4)
+        assert report["models"][name]["dragoman_mcq"]["acc_norm"] == pytest.approx(ours["acc_norm"], abs=1e-4)
