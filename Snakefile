@@ -13,6 +13,11 @@ configfile: "params.yaml"
 include: "rules/common.smk"
 
 
+# hub inputs pinned as params.yaml names them, or no job starts (a dry run skips this: it only plans)
+onstart:
+    pin.check(config, HUB_LOCK)
+
+
 # Snakemake and DVC agree: after a successful run, record every stage's deps, params and outputs in dvc.lock
 # (hashing the outputs, rerunning nothing), so `dvc status` is clean and `dvc repro` has nothing to do.
 onsuccess:

@@ -10,9 +10,9 @@ from dragoman.workflow.params import select, validate
 
 validate(config, "params.yaml")
 # hub inputs load at the commit hub.lock.json pins (python -m dragoman.workflow.pin writes it); a run whose hub
-# references are not pinned as params.yaml writes them stops here, before any job
+# references are not pinned as params.yaml writes them stops at `onstart` (Snakefile), before any job; a dry run
+# or dvcgen only plans, and each stage checks its own pins again
 HUB_LOCK = pin.read_lock(workflow.basedir)
-pin.check(config, HUB_LOCK)
 HUB_KEYS = [*pin.MODEL_KEYS, "sources"]
 
 

@@ -104,7 +104,9 @@ def release(model_dir: str, out: str, readme: str) -> None:
     with io.atomic_path(out) as tmp:
         tmp.mkdir()
         for f in sorted(Path(model_dir).iterdir()):
-            if f.is_file() and f.name != "README.md":
+            # not hidden files: Snakemake touches a directory output's .snakemake_timestamp, and a link to
+            # merged's would make models/merged look newer than what was computed from it
+            if f.is_file() and f.name != "README.md" and not f.name.startswith("."):
                 try:
                     os.link(f, tmp / f.name)
                 except OSError:  # another file system: copy

@@ -92,8 +92,8 @@ def test_moving_a_hub_ref_reruns_exactly_its_readers(tiny_repo, tmp_path, tiny_m
     write(repo, p)
     pin_cmd = [str(BIN / "python"), "-m", "dragoman.workflow.pin"]
 
-    # unpinned hub ids stop both tools before anything loads, saying what to run
-    refused = run([str(BIN / "snakemake"), "-n"], repo, check=False, env_extra=env)
+    # unpinned hub ids stop a run of either tool before anything loads, saying what to run (a dry run plans)
+    refused = run([str(BIN / "snakemake"), "--cores", "1", "models/base"], repo, check=False, env_extra=env)
     assert refused.returncode != 0 and "python -m dragoman.workflow.pin" in refused.stdout + refused.stderr
     refused = run([str(BIN / "dvc"), "repro", "-s", "base"], repo, check=False, env_extra=env)
     assert refused.returncode != 0 and "python -m dragoman.workflow.pin" in refused.stdout + refused.stderr
@@ -126,7 +126,7 @@ def test_moving_a_hub_ref_reruns_exactly_its_readers(tiny_repo, tmp_path, tiny_m
     # a revision edited in params without a re-pin is refused, naming what the lock file pins
     p["sources"]["web"]["revision"] = "v2"
     write(repo, p)
-    refused = run([str(BIN / "snakemake"), "-n"], repo, check=False)
+    refused = run([str(BIN / "snakemake"), "--cores", "1", "models/base"], repo, check=False)
     assert refused.returncode != 0 and "but hub.lock.json pins org/web@v1" in refused.stdout + refused.stderr
     p["sources"]["web"]["revision"] = "v1"
     write(repo, p)
